@@ -1,0 +1,173 @@
+//! The error type shared by the cache, the fetchers and annotated methods.
+//!
+//! One fetch can fail many waiting callers at once, so [`Error`] is `Clone`:
+//! sources are held behind `Arc`. No variant ever carries a secret.
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A boxed error from a user's [`FetchToken`](crate::FetchToken) impl.
+pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
+
+/// Why a token could not be obtained or used.
+///
+/// ```
+/// use token_refresh_runtime::Error;
+///
+/// let err = Error::fetcher("directory service unavailable");
+/// assert_eq!(err.to_string(), "the token fetcher failed");
+/// ```
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The token endpoint answered with an OAuth2 error body
+    /// (RFC 6749 section 5.2).
+    #[error("the token endpoint refused the request")]
+    OAuth(#[source] OAuthError),
+
+    /// The token endpoint answered with a status that is not a success and
+    /// a body that is not an OAuth2 error.
+    #[error("the token endpoint answered HTTP {status}")]
+    HttpStatus {
+        /// The HTTP status code.
+        status: u16,
+    },
+
+    /// The request to the token endpoint could not be sent or its answer
+    /// could not be read.
+    #[error("the token request failed")]
+    Transport(#[source] Arc<reqwest::Error>),
+
+    /// The token endpoint answered, but not with a usable token.
+    #[error("invalid token response: {reason}")]
+    InvalidResponse {
+        /// What was wrong, without any value from the response.
+        reason: &'static str,
+    },
+
+    /// The fetch did not finish within the cache's fetch timeout.
+    #[error("the token fetch did not finish within {}", DisplayDuration(*.after))]
+    Timeout {
+        /// The timeout that elapsed.
+        after: Duration,
+    },
+
+    /// The fetcher panicked; the next call starts a new fetch.
+    #[error("the token fetcher panicked")]
+    FetchPanicked,
+
+    /// A user-defined fetcher failed.
+    #[error("the token fetcher failed")]
+    Fetcher(#[source] Arc<dyn StdError + Send + Sync + 'static>),
+
+    /// A builder was given a value it cannot use.
+    #[error("invalid configuration: {reason}")]
+    InvalidConfig {
+        /// Which value was wrong and why.
+        reason: &'static str,
+    },
+
+    /// The cache has no token yet: `ensure_fresh()` has not succeeded.
+    #[error("no token has been fetched yet; await `ensure_fresh()` first")]
+    NoToken,
+
+    /// A fetch had to start outside a Tokio runtime.
+    #[error("token refresh needs a Tokio runtime; call it from within one")]
+    NoRuntime,
+}
+
+impl Error {
+    /// Wraps the error of a user-defined fetcher.
+    ///
+    /// ```
+    /// use token_refresh_runtime::Error;
+    ///
+    /// let io = std::io::Error::other("vault sealed");
+    /// let err = Error::fetcher(io);
+    /// assert!(std::error::Error::source(&err).is_some());
+    /// ```
+    pub fn fetcher(source: impl Into<BoxError>) -> Self {
+        Error::Fetcher(Arc::from(source.into()))
+    }
+
+    /// The OAuth2 error body, when the token endpoint sent one.
+    ///
+    /// ```
+    /// use token_refresh_runtime::Error;
+    ///
+    /// assert!(Error::NoToken.oauth().is_none());
+    /// ```
+    pub fn oauth(&self) -> Option<&OAuthError> {
+        match self {
+            Error::OAuth(oauth) => Some(oauth),
+            _ => None,
+        }
+    }
+}
+
+impl From<reqwest::Error> for Error {
+    fn from(err: reqwest::Error) -> Self {
+        Error::Transport(Arc::new(err))
+    }
+}
+
+/// An OAuth2 error response (RFC 6749 section 5.2), with the HTTP status it
+/// came with.
+///
+/// ```
+/// use token_refresh_runtime::OAuthError;
+///
+/// let err = OAuthError::new(401, "invalid_client");
+/// assert_eq!(err.to_string(), "invalid_client (HTTP 401)");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuthError {
+    /// HTTP status of the response.
+    pub status: u16,
+    /// The `error` code, such as `invalid_client` or `invalid_grant`.
+    pub error: String,
+    /// The optional human-readable `error_description`.
+    pub description: Option<String>,
+    /// The optional `error_uri`.
+    pub uri: Option<String>,
+}
+
+impl OAuthError {
+    /// An error with a status and a code, without description or URI.
+    pub fn new(status: u16, error: impl Into<String>) -> Self {
+        OAuthError {
+            status,
+            error: error.into(),
+            description: None,
+            uri: None,
+        }
+    }
+}
+
+impl fmt::Display for OAuthError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.error)?;
+        if let Some(description) = &self.description {
+            write!(f, ": {description}")?;
+        }
+        write!(f, " (HTTP {})", self.status)
+    }
+}
+
+impl StdError for OAuthError {}
+
+/// Prints a duration the way a person reads it: `30s`, `1.5s`, `250ms`.
+struct DisplayDuration(Duration);
+
+impl fmt::Display for DisplayDuration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let d = self.0;
+        if d < Duration::from_secs(1) {
+            write!(f, "{}ms", d.as_millis())
+        } else {
+            write!(f, "{}s", d.as_secs_f64())
+        }
+    }
+}
