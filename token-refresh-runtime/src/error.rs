@@ -47,6 +47,28 @@ pub enum Error {
         reason: &'static str,
     },
 
+    /// The token endpoint issued a token that is not a bearer token, which
+    /// cannot be sent as `Authorization: Bearer`.
+    #[error("the token endpoint issued a `{token_type}` token; only bearer tokens are supported")]
+    UnsupportedTokenType {
+        /// The `token_type` the server sent (at most 32 characters of it).
+        token_type: String,
+    },
+
+    /// The token request took longer than the fetcher's request timeout.
+    #[error("the token request did not finish within {}", DisplayDuration(*.after))]
+    RequestTimeout {
+        /// The timeout that elapsed.
+        after: Duration,
+    },
+
+    /// The token endpoint's answer was larger than the fetcher accepts.
+    #[error("the token response is larger than {limit} bytes")]
+    ResponseTooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+
     /// The fetch did not finish within the cache's fetch timeout.
     #[error("the token fetch did not finish within {}", DisplayDuration(*.after))]
     Timeout {

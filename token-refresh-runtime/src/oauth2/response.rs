@@ -1,0 +1,207 @@
+//! Reads a token endpoint's answer: a token (RFC 6749 section 5.1) or an
+//! error (section 5.2).
+
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+use tokio::time::Instant;
+
+use crate::{Error, OAuthError, Token};
+
+/// What the parser needs to know besides the response itself.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ParseContext {
+    pub status: u16,
+    /// When the request was sent: the token's lifetime counts from here.
+    pub sent_at: Instant,
+    /// The lifetime of a token whose response gives none.
+    pub default_lifetime: Duration,
+}
+
+/// Turns a response body into a token or a typed error.
+///
+/// An OAuth2 error body is recognised whatever the status, because some
+/// servers send one with 200. Nothing from the body reaches an error
+/// message except the OAuth2 error fields, which servers write for people.
+pub(crate) fn parse(body: &[u8], cx: ParseContext) -> Result<Token, Error> {
+    let object = match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(object)) => Some(object),
+        _ => None,
+    };
+    if let Some(err) = object.as_ref().and_then(|o| oauth_error(o, cx.status)) {
+        return Err(Error::OAuth(err));
+    }
+    if !(200..300).contains(&cx.status) {
+        return Err(Error::HttpStatus { status: cx.status });
+    }
+    let Some(object) = object else {
+        return Err(invalid("the body is not a JSON object"));
+    };
+    token(&object, cx)
+}
+
+fn oauth_error(object: &Map<String, Value>, status: u16) -> Option<OAuthError> {
+    let code = object.get("error")?.as_str()?;
+    let text = |key: &str| object.get(key).and_then(Value::as_str).map(str::to_owned);
+    Some(OAuthError {
+        status,
+        error: code.to_owned(),
+        description: text("error_description"),
+        uri: text("error_uri"),
+    })
+}
+
+fn token(object: &Map<String, Value>, cx: ParseContext) -> Result<Token, Error> {
+    let access_token = match object.get("access_token") {
+        Some(Value::String(token)) if !token.is_empty() => token.clone(),
+        Some(_) => return Err(invalid("`access_token` is not a non-empty string")),
+        None => return Err(invalid("`access_token` is missing")),
+    };
+    check_token_type(object.get("token_type"))?;
+    let lifetime = lifetime(object.get("expires_in"))?.unwrap_or(cx.default_lifetime);
+    let mut token = Token::new_at(access_token, cx.sent_at, lifetime);
+    match object.get("refresh_token") {
+        Some(Value::String(refresh)) if !refresh.is_empty() => {
+            token = token.with_refresh_token(refresh.clone());
+        }
+        None | Some(Value::Null) => {}
+        Some(_) => return Err(invalid("`refresh_token` is not a string")),
+    }
+    if let Some(scope) = object.get("scope").and_then(Value::as_str) {
+        token = token.with_scopes(scope.split_whitespace());
+    }
+    Ok(token)
+}
+
+/// Only bearer tokens (RFC 6750) can be sent as `Authorization: Bearer`;
+/// sending any other kind that way would leak it without authorising.
+fn check_token_type(value: Option<&Value>) -> Result<(), Error> {
+    match value {
+        None | Some(Value::Null) => Ok(()),
+        Some(Value::String(kind)) if kind.eq_ignore_ascii_case("bearer") => Ok(()),
+        Some(Value::String(kind)) => Err(Error::UnsupportedTokenType {
+            token_type: kind.chars().take(32).collect(),
+        }),
+        Some(_) => Err(invalid("`token_type` is not a string")),
+    }
+}
+
+/// Reads `expires_in`: a number of seconds, which servers also send as a
+/// numeric string or a float. `None` when absent or null.
+fn lifetime(value: Option<&Value>) -> Result<Option<Duration>, Error> {
+    let seconds = match value {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Number(n)) => n.as_f64(),
+        Some(Value::String(s)) => s.trim().parse::<f64>().ok(),
+        Some(_) => None,
+    };
+    match seconds {
+        Some(s) if s.is_nan() => Err(invalid("`expires_in` is not a number")),
+        Some(s) if s < 0.0 => Err(invalid("`expires_in` is negative")),
+        // Whole seconds: a fractional lifetime is rounded down, and
+        // anything past the maximum (including 1e300) is clamped.
+        Some(s) if s >= Token::MAX_LIFETIME.as_secs_f64() => Ok(Some(Token::MAX_LIFETIME)),
+        Some(s) => Ok(Some(Duration::from_secs(s as u64))),
+        None => Err(invalid("`expires_in` is not a number")),
+    }
+}
+
+fn invalid(reason: &'static str) -> Error {
+    Error::InvalidResponse { reason }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cx(status: u16) -> ParseContext {
+        ParseContext {
+            status,
+            sent_at: Instant::now(),
+            default_lifetime: Duration::from_secs(3600),
+        }
+    }
+
+    fn lifetime_of(expires_in: &str) -> Result<Duration, Error> {
+        let body = format!(r#"{{"access_token":"a","expires_in":{expires_in}}}"#);
+        parse(body.as_bytes(), cx(200)).map(|t| t.lifetime())
+    }
+
+    #[test]
+    fn reads_a_standard_response() {
+        let body = br#"{"access_token":"abc","token_type":"Bearer",
+            "expires_in":3600,"refresh_token":"r1","scope":"read write"}"#;
+        let token = parse(body, cx(200)).unwrap();
+        assert_eq!(token.access_token().secret(), "abc");
+        assert_eq!(token.lifetime(), Duration::from_secs(3600));
+        assert_eq!(token.refresh_token().unwrap().secret(), "r1");
+        assert_eq!(token.scopes(), ["read", "write"]);
+    }
+
+    #[test]
+    fn expires_in_accepts_the_forms_servers_send() {
+        let secs = |s| Ok::<_, Error>(Duration::from_secs(s));
+        assert_eq!(lifetime_of("3599").ok(), secs(3599).ok());
+        assert_eq!(lifetime_of(r#""3599""#).ok(), secs(3599).ok());
+        assert_eq!(lifetime_of(r#"" 3599 ""#).ok(), secs(3599).ok());
+        assert_eq!(lifetime_of("3600.0").ok(), secs(3600).ok());
+        assert_eq!(lifetime_of("3.6e3").ok(), secs(3600).ok());
+        assert_eq!(lifetime_of("59.9").ok(), secs(59).ok());
+        assert_eq!(lifetime_of("0").ok(), secs(0).ok());
+        assert_eq!(lifetime_of("null").ok(), secs(3600).ok());
+    }
+
+    #[test]
+    fn absurd_lifetimes_clamp_to_the_maximum() {
+        for huge in ["18446744073709551615", "1e300", r#""1e300""#] {
+            assert_eq!(lifetime_of(huge).unwrap(), Token::MAX_LIFETIME, "{huge}");
+        }
+    }
+
+    #[test]
+    fn negative_or_non_numeric_lifetimes_are_errors_naming_the_field() {
+        for bad in ["-1", r#""soon""#, "true", "[]"] {
+            let err = lifetime_of(bad).unwrap_err();
+            assert!(err.to_string().contains("`expires_in`"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn an_oauth_error_body_is_recognised_whatever_the_status() {
+        let body = br#"{"error":"invalid_client","error_description":"bad secret",
+            "error_uri":"https://example.test/e"}"#;
+        for status in [400, 401, 200] {
+            let err = parse(body, cx(status)).unwrap_err();
+            let oauth = err.oauth().expect("an OAuth error");
+            assert_eq!(oauth.status, status);
+            assert_eq!(oauth.error, "invalid_client");
+            assert_eq!(oauth.description.as_deref(), Some("bad secret"));
+            assert_eq!(oauth.uri.as_deref(), Some("https://example.test/e"));
+        }
+    }
+
+    #[test]
+    fn a_failed_status_without_an_oauth_body_is_an_http_error() {
+        let err = parse(b"<html>Bad Gateway</html>", cx(502)).unwrap_err();
+        assert!(matches!(err, Error::HttpStatus { status: 502 }), "{err:?}");
+    }
+
+    #[test]
+    fn a_missing_access_token_is_an_error_that_echoes_nothing() {
+        let body = br#"{"refresh_token":"canary-refresh","expires_in":60}"#;
+        let err = parse(body, cx(200)).unwrap_err();
+        assert!(matches!(err, Error::InvalidResponse { .. }));
+        assert!(!format!("{err} {err:?}").contains("canary"));
+    }
+
+    #[test]
+    fn token_type_is_case_insensitive_and_defaults_to_bearer() {
+        for kind in [r#""bearer""#, r#""BEARER""#, "null"] {
+            let body = format!(r#"{{"access_token":"a","token_type":{kind}}}"#);
+            assert!(parse(body.as_bytes(), cx(200)).is_ok(), "{kind}");
+        }
+        let body = br#"{"access_token":"a","token_type":"mac"}"#;
+        let err = parse(body, cx(200)).unwrap_err();
+        assert!(matches!(err, Error::UnsupportedTokenType { ref token_type } if token_type == "mac"));
+    }
+}
