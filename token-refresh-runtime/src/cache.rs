@@ -1,29 +1,37 @@
 //! [`TokenCache`]: holds the current token and fetches a new one, once, when
 //! it is about to expire.
 //!
-//! The hot path is one clock read and one atomic load. Everything else
-//! (starting a fetch, waiting for it, storing its token) is out of line in
-//! a boxed future, so a caller that finds a fresh token pays nothing more.
+//! A token moves through three states. Fresh: callers use it at once, and
+//! the check is one clock read and one atomic load. Refreshing ahead: it
+//! is still valid, so callers keep using it while one background fetch
+//! replaces it. Expired (or rejected): callers wait for the one fetch.
+//! Everything past the fresh check lives out of line in `refresh.rs`.
 
 use std::fmt;
 use std::future::Future;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use arc_swap::ArcSwapOption;
+use reqwest::StatusCode;
 use reqwest::header::HeaderValue;
-use tokio::sync::watch;
-use tokio::time::Instant;
 
+use crate::backoff::{Backoff, DEFAULT_RETRY_MAX, DEFAULT_RETRY_MIN};
+use crate::clock::{Clock, Timeline};
+use crate::refresh::{Mode, State};
 use crate::{Error, FetchToken, Token};
 
-/// How long before expiry a token is refreshed unless configured otherwise:
-/// 60 seconds.
+/// How long before expiry a token starts being refreshed in the background
+/// unless configured otherwise: 60 seconds.
 pub const DEFAULT_REFRESH_MARGIN: Duration = Duration::from_secs(60);
+
+/// How much validity a token must have left to be handed to a caller
+/// unless configured otherwise: 10 seconds, so a request does not reach
+/// the API after its token has expired on the way.
+pub const DEFAULT_EXPIRY_MARGIN: Duration = Duration::from_secs(10);
 
 /// How long one fetch may take unless configured otherwise: 30 seconds.
 pub const DEFAULT_FETCH_TIMEOUT: Duration = Duration::from_secs(30);
@@ -62,14 +70,20 @@ pub trait HasTokenCache {
 
 /// Holds one token for one fetcher and keeps it fresh.
 ///
-/// - A token with more than the refresh margin left is returned at once,
-///   with no lock taken and nothing allocated.
-/// - Callers that find the token stale share one fetch: however many
-///   arrive, the fetcher runs once.
-/// - A fetch runs on a task of its own and finishes even if every caller
-///   waiting for it is cancelled.
-/// - A fetch that fails, times out or panics fails its waiters with a
-///   typed error, and the next call starts a new fetch.
+/// - A fresh token is returned at once, with no lock taken and nothing
+///   allocated.
+/// - Callers that need a new token share one fetch: however many arrive,
+///   the fetcher runs once.
+/// - A token inside the refresh margin is still handed out while one
+///   background fetch replaces it, so in steady state no caller waits.
+/// - A fetch runs on a task of its own and finishes, or times out, even if
+///   every caller waiting for it is cancelled.
+/// - A failed fetch never discards a token that is still valid; its error
+///   reaches callers only once no valid token is left.
+/// - After a failure the next attempt waits for a capped, jittered,
+///   exponential backoff; until then callers get the same error at once.
+/// - [`invalidate`](Self::invalidate) drops a token only if it is still
+///   the one that was rejected.
 ///
 /// Cloning is cheap and every clone shares the same token.
 ///
@@ -94,7 +108,7 @@ pub trait HasTokenCache {
 /// # }
 /// ```
 pub struct TokenCache<F> {
-    shared: Arc<Shared<F>>,
+    pub(crate) shared: Arc<Shared<F>>,
 }
 
 impl<F> Clone for TokenCache<F> {
@@ -105,38 +119,97 @@ impl<F> Clone for TokenCache<F> {
     }
 }
 
-struct Shared<F> {
-    fetcher: F,
-    refresh_margin: Duration,
-    fetch_timeout: Duration,
-    /// The zero of `refresh_at`: the clock reading when the cache was made.
-    origin: Instant,
-    /// Nanoseconds after `origin` from which callers must refresh; 0 while
-    /// there is no token. The only thing the hot path reads.
-    refresh_at: AtomicU64,
+pub(crate) struct Shared<F> {
+    pub hot: Hot,
+    pub fetcher: F,
+    pub config: Config,
     /// The token handed to callers, replaced whole by each fetch.
-    current: ArcSwapOption<Cached>,
-    /// The fetch in progress, if any. Locked only to join, start or finish
-    /// a fetch, never across an await.
-    flight: Mutex<Option<Flight>>,
+    pub current: ArcSwapOption<Cached>,
+    /// The fetch in flight and the last failure. Locked only to join,
+    /// start or finish a fetch or to invalidate, never across an await.
+    pub state: Mutex<State>,
+    pub counters: Counters,
 }
 
-/// A token with its `Authorization` header value built once.
-struct Cached {
-    token: Token,
-    authorization: HeaderValue,
+/// What every call reads, alone on its cache lines so that writes to the
+/// neighbouring reference counts and counters never slow it down.
+#[repr(align(128))]
+pub(crate) struct Hot {
+    /// Clock reading (nanoseconds) from which callers take the slow path;
+    /// 0 while there is no token. Written only with `state` locked.
+    pub refresh_at: AtomicU64,
+    pub timeline: Timeline,
 }
 
-/// Resolves to the outcome of one fetch; `None` until it is done.
-type Flight = watch::Receiver<Option<Result<(), Error>>>;
+pub(crate) struct Config {
+    pub refresh_margin: Duration,
+    pub expiry_margin: Duration,
+    pub fetch_timeout: Duration,
+    pub backoff: Backoff,
+}
+
+/// A token as the cache keeps it: its header value built once and its
+/// deadlines converted to the cache's clock.
+pub(crate) struct Cached {
+    pub token: Token,
+    pub authorization: HeaderValue,
+    /// When the background refresh should start.
+    pub refresh_at: u64,
+    /// From when callers wait for a new token rather than use this one.
+    pub usable_until: u64,
+    /// When the token expires. A fetch that fails before then leaves
+    /// callers with this token rather than an error.
+    pub expires_at: u64,
+    /// Set once the API has rejected this token.
+    pub revoked: AtomicBool,
+}
+
+impl Cached {
+    /// Whether callers may use it without waiting for a fetch.
+    pub fn is_usable(&self, now: u64) -> bool {
+        now < self.usable_until && !self.is_revoked()
+    }
+
+    /// Whether it is still valid: the fallback while fetches fail.
+    pub fn is_valid(&self, now: u64) -> bool {
+        now < self.expires_at && !self.is_revoked()
+    }
+
+    fn is_revoked(&self) -> bool {
+        self.revoked.load(Ordering::Acquire)
+    }
+}
+
+#[derive(Default)]
+pub(crate) struct Counters {
+    pub fetches: AtomicU64,
+    pub failures: AtomicU64,
+    pub waits: AtomicU64,
+    pub invalidations: AtomicU64,
+}
+
+/// Counts of what a cache has done since it was made, from
+/// [`TokenCache::stats`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CacheStats {
+    /// Fetches started.
+    pub fetches: u64,
+    /// Fetches that failed, timed out or panicked.
+    pub failures: u64,
+    /// Calls that had to wait for a fetch.
+    pub waits: u64,
+    /// Calls to [`TokenCache::invalidate`] that dropped a token.
+    pub invalidations: u64,
+}
 
 impl<F: FetchToken> TokenCache<F> {
-    /// A cache with the default refresh margin and fetch timeout.
+    /// A cache with the default settings.
     pub fn new(fetcher: F) -> Self {
         Self::from_builder(Self::builder(fetcher))
     }
 
-    /// A builder to set the refresh margin and fetch timeout.
+    /// A builder for the margins, timeouts, backoff and clock.
     ///
     /// ```
     /// use std::time::Duration;
@@ -159,34 +232,110 @@ impl<F: FetchToken> TokenCache<F> {
         TokenCacheBuilder {
             fetcher,
             refresh_margin: DEFAULT_REFRESH_MARGIN,
+            expiry_margin: DEFAULT_EXPIRY_MARGIN,
             fetch_timeout: DEFAULT_FETCH_TIMEOUT,
+            retry_min: DEFAULT_RETRY_MIN,
+            retry_max: DEFAULT_RETRY_MAX,
+            jitter_seed: None,
+            clock: Clock::default(),
         }
     }
 
-    fn from_builder(builder: TokenCacheBuilder<F>) -> Self {
+    fn from_builder(b: TokenCacheBuilder<F>) -> Self {
+        let config = Config {
+            refresh_margin: b.refresh_margin,
+            expiry_margin: b.expiry_margin,
+            fetch_timeout: b.fetch_timeout,
+            backoff: Backoff::new(b.retry_min, b.retry_max, b.jitter_seed),
+        };
+        let hot = Hot {
+            refresh_at: AtomicU64::new(0),
+            timeline: Timeline::new(b.clock),
+        };
         TokenCache {
             shared: Arc::new(Shared {
-                fetcher: builder.fetcher,
-                refresh_margin: builder.refresh_margin,
-                fetch_timeout: builder.fetch_timeout,
-                origin: Instant::now(),
-                refresh_at: AtomicU64::new(0),
+                hot,
+                fetcher: b.fetcher,
+                config,
                 current: ArcSwapOption::empty(),
-                flight: Mutex::new(None),
+                state: Mutex::new(State::default()),
+                counters: Counters::default(),
             }),
         }
     }
 
-    /// Makes sure the cache holds a fresh token, fetching one if the
-    /// current token is missing or within the refresh margin of expiry.
+    /// Makes sure the cache holds a token that callers may use, fetching
+    /// one if there is none or it is about to expire.
     ///
-    /// Returns at once when the token is fresh. Nothing happens until the
-    /// returned future is polled.
+    /// Returns at once when the token is fresh, or when it is inside the
+    /// refresh margin but still valid (a background fetch then replaces
+    /// it). Nothing happens until the returned future is polled.
     pub fn ensure_fresh(&self) -> EnsureFresh<'_, F> {
         EnsureFresh {
             cache: self,
             slow: None,
         }
+    }
+
+    /// Fetches a new token now, whatever the current one's expiry, and
+    /// waits for it. Joins a fetch already in flight instead of starting a
+    /// second one, and ignores any backoff after a failure.
+    pub async fn force_refresh(&self) -> Result<(), Error> {
+        self.shared.refresh(Mode::Force).await
+    }
+
+    /// Drops the current token if its header value is `rejected`, so the
+    /// next call fetches a new one; returns whether it did.
+    ///
+    /// Call it when the API answers 401 to a request sent with `rejected`.
+    /// Many requests that fail with the same token cause one refresh, and
+    /// a token fetched since that request went out is kept.
+    pub fn invalidate(&self, rejected: &HeaderValue) -> bool {
+        self.shared.invalidate(rejected)
+    }
+
+    /// Sends the request that `build` makes with the current
+    /// `Authorization` value and, if the API answers 401, invalidates that
+    /// token and sends once more with a new one. A second 401 is returned
+    /// as it is, so this never loops.
+    ///
+    /// A 401 means the API refused the request before acting on it, so
+    /// replaying it is safe for any method unless the API does work before
+    /// checking the token. `build` is called once per attempt, so a
+    /// streaming body cannot be replayed; buffer it first.
+    ///
+    /// ```no_run
+    /// # use token_refresh_runtime::{Error, TokenCache, oauth2::ClientCredentials};
+    /// # async fn demo(tokens: TokenCache<ClientCredentials>) -> Result<(), Error> {
+    /// let http = reqwest::Client::new();
+    /// let response = tokens
+    ///     .send_authorized(|authorization| {
+    ///         http.get("https://api.example.com/me")
+    ///             .header(reqwest::header::AUTHORIZATION, authorization)
+    ///     })
+    ///     .await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn send_authorized(
+        &self,
+        mut build: impl FnMut(HeaderValue) -> reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, Error> {
+        let send = |request: reqwest::RequestBuilder| async {
+            request
+                .send()
+                .await
+                .map_err(|e| Error::Request(Arc::new(e)))
+        };
+        self.ensure_fresh().await?;
+        let authorization = self.authorization()?;
+        let response = send(build(authorization.clone())).await?;
+        if response.status() != StatusCode::UNAUTHORIZED {
+            return Ok(response);
+        }
+        self.invalidate(&authorization);
+        self.ensure_fresh().await?;
+        send(build(self.authorization()?)).await
     }
 
     /// The current `Authorization` header value, `Bearer <token>`, marked
@@ -204,16 +353,28 @@ impl<F: FetchToken> TokenCache<F> {
         self.shared.current.load().as_ref().map(|c| c.token.clone())
     }
 
+    /// What the cache has done so far.
+    pub fn stats(&self) -> CacheStats {
+        let c = &self.shared.counters;
+        CacheStats {
+            fetches: c.fetches.load(Ordering::Relaxed),
+            failures: c.failures.load(Ordering::Relaxed),
+            waits: c.waits.load(Ordering::Relaxed),
+            invalidations: c.invalidations.load(Ordering::Relaxed),
+        }
+    }
+
     /// The fetcher this cache calls.
     pub fn fetcher(&self) -> &F {
         &self.shared.fetcher
     }
+}
 
-    /// The hot path: whether the current token has more than the refresh
-    /// margin left.
+impl<F> Shared<F> {
+    /// The hot path: whether the current token needs no attention.
     #[inline]
-    fn is_fresh(&self) -> bool {
-        self.shared.is_fresh()
+    pub fn is_fresh(&self) -> bool {
+        self.hot.timeline.now() < self.hot.refresh_at.load(Ordering::Acquire)
     }
 }
 
@@ -221,8 +382,9 @@ impl<F> fmt::Debug for TokenCache<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let token = self.shared.current.load();
         f.debug_struct("TokenCache")
-            .field("refresh_margin", &self.shared.refresh_margin)
-            .field("fetch_timeout", &self.shared.fetch_timeout)
+            .field("refresh_margin", &self.shared.config.refresh_margin)
+            .field("expiry_margin", &self.shared.config.expiry_margin)
+            .field("fetch_timeout", &self.shared.config.fetch_timeout)
             .field("expires_in", &token.as_ref().map(|c| c.token.expires_in()))
             .finish_non_exhaustive()
     }
@@ -233,18 +395,32 @@ impl<F> fmt::Debug for TokenCache<F> {
 pub struct TokenCacheBuilder<F> {
     fetcher: F,
     refresh_margin: Duration,
+    expiry_margin: Duration,
     fetch_timeout: Duration,
+    retry_min: Duration,
+    retry_max: Duration,
+    jitter_seed: Option<u64>,
+    clock: Clock,
 }
 
 impl<F: FetchToken> TokenCacheBuilder<F> {
-    /// How long before expiry the token is refreshed. Default
+    /// How long before expiry a background refresh starts. Default
     /// [`DEFAULT_REFRESH_MARGIN`], 60 seconds.
     ///
-    /// The margin never exceeds half of a token's lifetime, so a token that
-    /// lives for less than twice the margin is still used for half of its
-    /// life rather than refreshed on every call.
+    /// It never exceeds half of a token's lifetime, so a token that lives
+    /// for less than twice the margin is still used for half of its life
+    /// rather than refreshed on every call.
     pub fn refresh_margin(mut self, margin: Duration) -> Self {
         self.refresh_margin = margin;
+        self
+    }
+
+    /// How much validity a token must have left to be handed out; with
+    /// less, callers wait for a new one. Default [`DEFAULT_EXPIRY_MARGIN`],
+    /// 10 seconds. It never exceeds a quarter of a token's lifetime, and
+    /// must not exceed the refresh margin.
+    pub fn expiry_margin(mut self, margin: Duration) -> Self {
+        self.expiry_margin = margin;
         self
     }
 
@@ -255,26 +431,58 @@ impl<F: FetchToken> TokenCacheBuilder<F> {
         self
     }
 
-    /// Builds the cache. Fails with [`Error::InvalidConfig`] when the fetch
-    /// timeout is zero.
+    /// The wait after the first failed fetch and the longest wait between
+    /// attempts; each failure doubles the wait. Defaults: 1 and 60
+    /// seconds. Each wait is jittered down by up to half.
+    pub fn retry_backoff(mut self, min: Duration, max: Duration) -> Self {
+        self.retry_min = min;
+        self.retry_max = max;
+        self
+    }
+
+    /// Seeds the backoff jitter so that a test sees the same schedule on
+    /// every run. Default: a random seed per cache.
+    pub fn jitter_seed(mut self, seed: u64) -> Self {
+        self.jitter_seed = Some(seed);
+        self
+    }
+
+    /// Where the cache reads the time. Default [`Clock::System`]; tests
+    /// that pause Tokio's clock use [`Clock::Tokio`].
+    pub fn clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Builds the cache, or fails with [`Error::InvalidConfig`] when the
+    /// fetch timeout or the first backoff is zero, or the expiry margin
+    /// exceeds the refresh margin.
     pub fn build(self) -> Result<TokenCache<F>, Error> {
+        let invalid = |reason| Err(Error::InvalidConfig { reason });
         if self.fetch_timeout.is_zero() {
-            return Err(Error::InvalidConfig {
-                reason: "the fetch timeout must be longer than zero",
-            });
+            return invalid("the fetch timeout must be longer than zero");
+        }
+        if self.retry_min.is_zero() {
+            return invalid("the first retry backoff must be longer than zero");
+        }
+        if self.expiry_margin > self.refresh_margin {
+            return invalid("the expiry margin must not exceed the refresh margin");
         }
         Ok(TokenCache::from_builder(self))
     }
 }
 
+/// The out-of-line part of a call that did not find a fresh token.
+pub(crate) type SlowPath<'a> = Pin<Box<dyn Future<Output = Result<(), Error>> + Send + 'a>>;
+
 /// The future returned by [`TokenCache::ensure_fresh`].
 ///
-/// It is small (two words and a box pointer): the fetch and the wait live
-/// in a box made only when the token is stale.
+/// It is small (a reference and a box pointer): the fetch and the wait
+/// live in a box made only when the token needs attention.
 #[must_use = "futures do nothing unless polled"]
 pub struct EnsureFresh<'a, F> {
     cache: &'a TokenCache<F>,
-    slow: Option<Pin<Box<dyn Future<Output = Result<(), Error>> + Send + 'a>>>,
+    slow: Option<SlowPath<'a>>,
 }
 
 impl<F> fmt::Debug for EnsureFresh<'_, F> {
@@ -288,142 +496,14 @@ impl<F> fmt::Debug for EnsureFresh<'_, F> {
 impl<F: FetchToken> Future for EnsureFresh<'_, F> {
     type Output = Result<(), Error>;
 
+    #[inline]
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
         let slow = match &mut this.slow {
             Some(slow) => slow,
-            None if this.cache.is_fresh() => return Poll::Ready(Ok(())),
-            None => this
-                .slow
-                .insert(Box::pin(Arc::clone(&this.cache.shared).refresh())),
+            None if this.cache.shared.is_fresh() => return Poll::Ready(Ok(())),
+            None => this.slow.insert(this.cache.shared.slow_path()),
         };
         slow.as_mut().poll(cx)
-    }
-}
-
-impl<F: FetchToken> Shared<F> {
-    #[inline]
-    fn is_fresh(&self) -> bool {
-        self.now() < self.refresh_at.load(Ordering::Acquire)
-    }
-
-    /// Nanoseconds from `origin` to now.
-    #[inline]
-    fn now(&self) -> u64 {
-        self.nanos_since_origin(Instant::now())
-    }
-
-    #[inline]
-    fn nanos_since_origin(&self, at: Instant) -> u64 {
-        let nanos = at.saturating_duration_since(self.origin).as_nanos();
-        // u64 nanoseconds last 584 years: far beyond `Token::MAX_LIFETIME`.
-        u64::try_from(nanos).unwrap_or(u64::MAX)
-    }
-
-    /// The slow path: join the fetch in flight, or start one, and wait.
-    async fn refresh(self: Arc<Self>) -> Result<(), Error> {
-        let mut flight = {
-            let mut slot = self.flight.lock().unwrap_or_else(PoisonError::into_inner);
-            // Another task may have stored a token since our check.
-            if self.is_fresh() {
-                return Ok(());
-            }
-            match &*slot {
-                Some(flight) => flight.clone(),
-                None => slot.insert(self.start_fetch()?).clone(),
-            }
-        };
-        match flight.wait_for(Option::is_some).await {
-            Ok(outcome) => outcome.clone().unwrap_or(Err(Error::FetchPanicked)),
-            // The fetch task was dropped without finishing: its runtime is
-            // shutting down.
-            Err(_) => Err(Error::FetchPanicked),
-        }
-    }
-
-    /// Spawns the fetch task. Called with the `flight` lock held.
-    fn start_fetch(self: &Arc<Self>) -> Result<Flight, Error> {
-        let runtime = tokio::runtime::Handle::try_current().map_err(|_| Error::NoRuntime)?;
-        let (done, flight) = watch::channel(None);
-        runtime.spawn(Arc::clone(self).fetch(done));
-        Ok(flight)
-    }
-
-    /// Runs one fetch to completion, stores its token and tells the waiters.
-    async fn fetch(self: Arc<Self>, done: watch::Sender<Option<Result<(), Error>>>) {
-        let previous = self.current.load_full();
-        let started = Instant::now();
-        tracing::debug!(has_previous = previous.is_some(), "fetching token");
-        let fetch = self.fetcher.fetch_token(previous.as_deref().map(|c| &c.token));
-        let outcome = match CatchUnwind(Box::pin(tokio::time::timeout(self.fetch_timeout, fetch))).await {
-            Ok(Ok(Ok(token))) => self.store(token),
-            Ok(Ok(Err(err))) => Err(err),
-            Ok(Err(_elapsed)) => Err(Error::Timeout {
-                after: self.fetch_timeout,
-            }),
-            Err(()) => Err(Error::FetchPanicked),
-        };
-        let elapsed_ms = started.elapsed().as_millis() as u64;
-        match &outcome {
-            Ok(()) => tracing::debug!(elapsed_ms, "token fetched"),
-            Err(err) => tracing::debug!(elapsed_ms, error = %err, "token fetch failed"),
-        }
-        // Clear the flight before waking anyone, so that a caller who tries
-        // again after a failure starts a new fetch instead of rejoining
-        // this one.
-        *self.flight.lock().unwrap_or_else(PoisonError::into_inner) = None;
-        done.send_replace(Some(outcome));
-    }
-
-    fn store(&self, token: Token) -> Result<(), Error> {
-        let authorization = bearer_header(&token)?;
-        // The margin never exceeds half the lifetime: a 30-second token with
-        // the default 60-second margin is refreshed after 15 seconds, not
-        // on every call.
-        let margin = self.refresh_margin.min(token.lifetime() / 2);
-        let refresh_at = token
-            .expires_at()
-            .checked_sub(margin)
-            .unwrap_or(token.issued_at());
-        let refresh_at = self.nanos_since_origin(refresh_at);
-        tracing::debug!(
-            expires_in_secs = token.expires_in().as_secs(),
-            refresh_in_secs = Duration::from_nanos(refresh_at.saturating_sub(self.now())).as_secs(),
-            "token stored"
-        );
-        self.current.store(Some(Arc::new(Cached {
-            token,
-            authorization,
-        })));
-        // Published after the token, so a caller that sees the new
-        // deadline also sees the new token.
-        self.refresh_at.store(refresh_at, Ordering::Release);
-        Ok(())
-    }
-}
-
-fn bearer_header(token: &Token) -> Result<HeaderValue, Error> {
-    let mut value = HeaderValue::try_from(format!("Bearer {}", token.access_token().secret()))
-        .map_err(|_| Error::InvalidResponse {
-            reason: "the access token has characters not allowed in an HTTP header",
-        })?;
-    value.set_sensitive(true);
-    Ok(value)
-}
-
-/// Turns a panic inside a fetcher into an error for its waiters instead of
-/// a dropped task.
-struct CatchUnwind<Fut>(Pin<Box<Fut>>);
-
-impl<Fut: Future> Future for CatchUnwind<Fut> {
-    type Output = Result<Fut::Output, ()>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let inner = self.0.as_mut();
-        match catch_unwind(AssertUnwindSafe(|| inner.poll(cx))) {
-            Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
-            Ok(Poll::Pending) => Poll::Pending,
-            Err(_panic) => Poll::Ready(Err(())),
-        }
     }
 }

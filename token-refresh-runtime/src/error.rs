@@ -40,6 +40,12 @@ pub enum Error {
     #[error("the token request failed")]
     Transport(#[source] Arc<reqwest::Error>),
 
+    /// A request to the API, sent by
+    /// [`TokenCache::send_authorized`](crate::TokenCache::send_authorized),
+    /// failed before an answer arrived.
+    #[error("the API request failed")]
+    Request(#[source] Arc<reqwest::Error>),
+
     /// The token endpoint answered, but not with a usable token.
     #[error("invalid token response: {reason}")]
     InvalidResponse {
@@ -79,6 +85,11 @@ pub enum Error {
     /// The fetcher panicked; the next call starts a new fetch.
     #[error("the token fetcher panicked")]
     FetchPanicked,
+
+    /// The fetch task was dropped before it finished, because the Tokio
+    /// runtime it ran on shut down; the next call starts a new fetch.
+    #[error("the token fetch was cancelled: its runtime shut down")]
+    FetchCancelled,
 
     /// A user-defined fetcher failed.
     #[error("the token fetcher failed")]
@@ -125,6 +136,73 @@ impl Error {
         match self {
             Error::OAuth(oauth) => Some(oauth),
             _ => None,
+        }
+    }
+}
+
+impl Error {
+    /// Whether trying again later may succeed: timeouts, transport
+    /// failures, panics, HTTP 5xx and 429, and the OAuth2 codes
+    /// `server_error` and `temporarily_unavailable`. Other refusals, such
+    /// as `invalid_client` or a 4xx, need a change of configuration.
+    ///
+    /// ```
+    /// use token_refresh_runtime::{Error, OAuthError};
+    ///
+    /// assert!(Error::HttpStatus { status: 503 }.is_retryable());
+    /// assert!(!Error::OAuth(OAuthError::new(401, "invalid_client")).is_retryable());
+    /// ```
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::HttpStatus { status } => *status >= 500 || *status == 429,
+            Error::OAuth(oauth) => {
+                matches!(
+                    oauth.error.as_str(),
+                    "server_error" | "temporarily_unavailable"
+                ) || oauth.status >= 500
+                    || oauth.status == 429
+            }
+            Error::Transport(_)
+            | Error::Request(_)
+            | Error::RequestTimeout { .. }
+            | Error::Timeout { .. }
+            | Error::FetchPanicked
+            | Error::FetchCancelled
+            | Error::Fetcher(_) => true,
+            Error::InvalidResponse { .. }
+            | Error::UnsupportedTokenType { .. }
+            | Error::ResponseTooLarge { .. }
+            | Error::InvalidConfig { .. }
+            | Error::NoToken
+            | Error::NoRuntime => false,
+        }
+    }
+
+    /// A short, stable name for the kind of error, for logs and metrics:
+    /// `oauth`, `http`, `transport`, `timeout`, `invalid_response`, and so
+    /// on.
+    ///
+    /// ```
+    /// use token_refresh_runtime::Error;
+    ///
+    /// assert_eq!(Error::HttpStatus { status: 502 }.class(), "http");
+    /// ```
+    pub fn class(&self) -> &'static str {
+        match self {
+            Error::OAuth(_) => "oauth",
+            Error::HttpStatus { .. } => "http",
+            Error::Transport(_) => "transport",
+            Error::Request(_) => "request",
+            Error::InvalidResponse { .. } => "invalid_response",
+            Error::UnsupportedTokenType { .. } => "unsupported_token_type",
+            Error::RequestTimeout { .. } | Error::Timeout { .. } => "timeout",
+            Error::ResponseTooLarge { .. } => "response_too_large",
+            Error::FetchPanicked => "panic",
+            Error::FetchCancelled => "cancelled",
+            Error::Fetcher(_) => "fetcher",
+            Error::InvalidConfig { .. } => "invalid_config",
+            Error::NoToken => "no_token",
+            Error::NoRuntime => "no_runtime",
         }
     }
 }

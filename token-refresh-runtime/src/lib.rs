@@ -8,17 +8,22 @@
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod backoff;
 mod cache;
+mod clock;
 mod error;
 mod fetch;
 pub mod oauth2;
+mod refresh;
 mod secret;
 mod token;
 
+pub use crate::backoff::{DEFAULT_RETRY_MAX, DEFAULT_RETRY_MIN};
 pub use crate::cache::{
-    DEFAULT_FETCH_TIMEOUT, DEFAULT_REFRESH_MARGIN, EnsureFresh, HasTokenCache, TokenCache,
-    TokenCacheBuilder,
+    CacheStats, DEFAULT_EXPIRY_MARGIN, DEFAULT_FETCH_TIMEOUT, DEFAULT_REFRESH_MARGIN, EnsureFresh,
+    HasTokenCache, TokenCache, TokenCacheBuilder,
 };
+pub use crate::clock::Clock;
 pub use crate::error::{BoxError, Error, OAuthError};
 pub use crate::fetch::FetchToken;
 pub use crate::secret::{AccessToken, ClientSecret, RefreshToken};

@@ -97,13 +97,19 @@ fn fetcher(endpoint: &Endpoint, path: &str) -> ClientCredentials {
 #[tokio::test]
 async fn sends_basic_credentials_and_reads_the_token() {
     let endpoint = start().await;
-    let token = fetcher(&endpoint, "/token").fetch_token(None).await.unwrap();
+    let token = fetcher(&endpoint, "/token")
+        .fetch_token(None)
+        .await
+        .unwrap();
     assert_eq!(token.access_token().secret(), "at-canary-1");
     assert_eq!(token.lifetime(), Duration::from_secs(120));
     assert_eq!(token.scopes(), ["orders:read"]);
     let seen = endpoint.seen.lock().unwrap().clone();
     let expected_body = "grant_type=client_credentials&scope=orders%3Aread";
-    assert_eq!(seen, [(EXPECTED_BASIC.to_owned(), expected_body.to_owned())]);
+    assert_eq!(
+        seen,
+        [(EXPECTED_BASIC.to_owned(), expected_body.to_owned())]
+    );
 }
 
 #[tokio::test]
@@ -143,7 +149,10 @@ async fn a_500_with_an_html_body_is_an_http_error() {
 #[tokio::test]
 async fn a_slow_endpoint_is_a_request_timeout() {
     let endpoint = start().await;
-    let err = fetcher(&endpoint, "/slow").fetch_token(None).await.unwrap_err();
+    let err = fetcher(&endpoint, "/slow")
+        .fetch_token(None)
+        .await
+        .unwrap_err();
     assert!(
         matches!(err, Error::RequestTimeout { after } if after == Duration::from_millis(500)),
         "{err:?}"
@@ -153,7 +162,10 @@ async fn a_slow_endpoint_is_a_request_timeout() {
 #[tokio::test]
 async fn an_oversized_response_is_refused() {
     let endpoint = start().await;
-    let err = fetcher(&endpoint, "/huge").fetch_token(None).await.unwrap_err();
+    let err = fetcher(&endpoint, "/huge")
+        .fetch_token(None)
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::ResponseTooLarge { limit } if limit == MAX_RESPONSE_BYTES));
 }
 

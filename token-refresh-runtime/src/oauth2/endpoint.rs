@@ -96,7 +96,11 @@ impl TokenEndpoint {
             }
         };
         let sent_at = Instant::now();
-        let mut response = request.body(body).send().await.map_err(|e| self.transport(e))?;
+        let mut response = request
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| self.transport(e))?;
         let status = response.status().as_u16();
         let body = read_capped(&mut response).await.map_err(|e| match e {
             ReadError::Transport(e) => self.transport(e),

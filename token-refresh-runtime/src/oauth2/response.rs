@@ -202,6 +202,8 @@ mod tests {
         }
         let body = br#"{"access_token":"a","token_type":"mac"}"#;
         let err = parse(body, cx(200)).unwrap_err();
-        assert!(matches!(err, Error::UnsupportedTokenType { ref token_type } if token_type == "mac"));
+        assert!(
+            matches!(err, Error::UnsupportedTokenType { ref token_type } if token_type == "mac")
+        );
     }
 }

@@ -1,0 +1,296 @@
+//! The slow path of [`TokenCache`](crate::TokenCache): joining or starting
+//! the single fetch, running it on a task of its own, and recording what
+//! it brought back.
+//!
+//! ```text
+//! caller ──lock state──▶ fresh again? ─▶ done
+//!                        fetch in flight? ─▶ token usable? done : wait
+//!                        backing off? ─▶ token usable? done : held error
+//!                        else spawn fetch ─▶ token usable? done : wait
+//! fetch task ─▶ fetcher (timeout, panics caught) ─lock state─▶ store or
+//!               record failure and backoff ─▶ wake waiters
+//! ```
+
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, MutexGuard, PoisonError};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use reqwest::header::HeaderValue;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use crate::cache::{Cached, Shared, SlowPath};
+use crate::clock::nanos;
+use crate::{Error, FetchToken, Token};
+
+/// Whether a caller wants a usable token or a new one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    Ensure,
+    Force,
+}
+
+/// Resolves to the outcome of one fetch; `None` until it is done.
+type Flight = watch::Receiver<Option<Result<(), Error>>>;
+
+/// Everything the slow path coordinates on.
+#[derive(Default)]
+pub(crate) struct State {
+    /// The fetch in progress, if any.
+    flight: Option<Flight>,
+    /// The last failure and when the next attempt may start.
+    failure: Option<Failure>,
+    /// Failures since the last success, for the backoff.
+    consecutive_failures: u32,
+}
+
+struct Failure {
+    error: Error,
+    retry_at: u64,
+}
+
+/// What a caller does after looking at the state.
+enum Next {
+    Ready,
+    Wait(Flight),
+}
+
+impl<F: FetchToken> Shared<F> {
+    /// The future behind a call that did not find a fresh token.
+    #[cold]
+    #[inline(never)]
+    pub fn slow_path(self: &Arc<Self>) -> SlowPath<'_> {
+        Box::pin(self.refresh(Mode::Ensure))
+    }
+
+    pub async fn refresh(self: &Arc<Self>, mode: Mode) -> Result<(), Error> {
+        let mut flight = match self.join_or_start(mode)? {
+            Next::Ready => return Ok(()),
+            Next::Wait(flight) => flight,
+        };
+        self.counters.waits.fetch_add(1, Ordering::Relaxed);
+        let outcome = match flight.wait_for(Option::is_some).await {
+            Ok(outcome) => outcome.clone().unwrap_or(Err(Error::FetchCancelled)),
+            Err(_) => Err(Error::FetchCancelled),
+        };
+        // A token that is past its margin but not yet expired beats an
+        // error (a forced refresh wants the new token, though).
+        match outcome {
+            Err(_) if mode == Mode::Ensure && self.has_valid_token() => Ok(()),
+            outcome => outcome,
+        }
+    }
+
+    fn has_valid_token(&self) -> bool {
+        let now = self.hot.timeline.now();
+        self.current
+            .load()
+            .as_ref()
+            .is_some_and(|c| c.is_valid(now))
+    }
+
+    fn join_or_start(self: &Arc<Self>, mode: Mode) -> Result<Next, Error> {
+        let mut state = self.lock_state();
+        let now = self.hot.timeline.now();
+        // Another task may have stored a token since our check.
+        if mode == Mode::Ensure && self.is_fresh() {
+            return Ok(Next::Ready);
+        }
+        let current = self.current.load();
+        let ensure = mode == Mode::Ensure;
+        let usable = ensure && current.as_ref().is_some_and(|c| c.is_usable(now));
+        let valid = ensure && current.as_ref().is_some_and(|c| c.is_valid(now));
+        // A flight whose task is gone (its runtime shut down) is dead.
+        if let Some(flight) = state.flight.as_ref().filter(|f| f.has_changed().is_ok()) {
+            return Ok(if usable {
+                Next::Ready
+            } else {
+                Next::Wait(flight.clone())
+            });
+        }
+        if let Some(failure) = &state.failure {
+            if ensure && now < failure.retry_at {
+                return if valid {
+                    Ok(Next::Ready)
+                } else {
+                    Err(failure.error.clone())
+                };
+            }
+        }
+        let flight = self.start_fetch()?;
+        state.flight = Some(flight.clone());
+        if !usable {
+            return Ok(Next::Wait(flight));
+        }
+        // Refreshing ahead: keep callers on the fast path with the current
+        // token until the new one lands or this one stops being usable.
+        if let Some(current) = &*current {
+            self.hot
+                .refresh_at
+                .store(current.usable_until, Ordering::Release);
+        }
+        Ok(Next::Ready)
+    }
+
+    fn start_fetch(self: &Arc<Self>) -> Result<Flight, Error> {
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| Error::NoRuntime)?;
+        let (done, flight) = watch::channel(None);
+        self.counters.fetches.fetch_add(1, Ordering::Relaxed);
+        runtime.spawn(Arc::clone(self).fetch(done));
+        Ok(flight)
+    }
+
+    /// Runs one fetch to completion, records it and wakes the waiters.
+    async fn fetch(self: Arc<Self>, done: watch::Sender<Option<Result<(), Error>>>) {
+        let previous = self.current.load_full();
+        let started = Instant::now();
+        tracing::debug!(has_previous = previous.is_some(), "fetching token");
+        let fetch = self
+            .fetcher
+            .fetch_token(previous.as_deref().map(|c| &c.token));
+        let timeout = self.config.fetch_timeout;
+        let result = match CatchUnwind(Box::pin(tokio::time::timeout(timeout, fetch))).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_elapsed)) => Err(Error::Timeout { after: timeout }),
+            Err(()) => Err(Error::FetchPanicked),
+        };
+        let outcome = self.record(result, started.elapsed());
+        done.send_replace(Some(outcome));
+    }
+
+    /// Stores a fetched token, or records a failure and when to retry.
+    fn record(&self, result: Result<Token, Error>, elapsed: Duration) -> Result<(), Error> {
+        let elapsed_ms = elapsed.as_millis() as u64;
+        let mut state = self.lock_state();
+        // Cleared before anyone is woken, so a caller who tries again
+        // after a failure does not rejoin this flight.
+        state.flight = None;
+        let error = match result.and_then(|token| self.cached(token)) {
+            Ok(cached) => {
+                tracing::debug!(
+                    elapsed_ms,
+                    lifetime_secs = cached.token.lifetime().as_secs(),
+                    "token fetched"
+                );
+                state.failure = None;
+                state.consecutive_failures = 0;
+                let refresh_at = cached.refresh_at;
+                self.current.store(Some(Arc::new(cached)));
+                // Published after the token, so a caller that sees the new
+                // deadline also sees the new token.
+                self.hot.refresh_at.store(refresh_at, Ordering::Release);
+                return Ok(());
+            }
+            Err(error) => error,
+        };
+        self.counters.failures.fetch_add(1, Ordering::Relaxed);
+        state.consecutive_failures = state.consecutive_failures.saturating_add(1);
+        let backoff = self.config.backoff.delay(state.consecutive_failures);
+        let now = self.hot.timeline.now();
+        let retry_at = now.saturating_add(nanos(backoff));
+        let retry_in_ms = backoff.as_millis() as u64;
+        let class = error.class();
+        match self.current.load().as_ref().filter(|c| c.is_valid(now)) {
+            Some(current) => {
+                tracing::warn!(
+                    error.class = class,
+                    error = %error,
+                    retry_in_ms,
+                    valid_for_secs = current.token.expires_in().as_secs(),
+                    "token refresh failed; the current token is still valid and stays in use"
+                );
+                // Callers stay on the fast path with this token until the
+                // next attempt is due or the token expires.
+                let until = retry_at.min(current.expires_at);
+                self.hot.refresh_at.store(until, Ordering::Release);
+            }
+            None => tracing::debug!(
+                elapsed_ms,
+                error.class = class,
+                error = %error,
+                retry_in_ms,
+                "token fetch failed"
+            ),
+        }
+        state.failure = Some(Failure {
+            error: error.clone(),
+            retry_at,
+        });
+        Err(error)
+    }
+
+    /// Prepares a fetched token for callers. The margins never exceed a
+    /// fixed share of the token's own lifetime, so a short-lived token is
+    /// used for half its life rather than refreshed on every call.
+    fn cached(&self, token: Token) -> Result<Cached, Error> {
+        let authorization = bearer_header(&token)?;
+        let lifetime = token.lifetime();
+        let refresh_margin = self.config.refresh_margin.min(lifetime / 2);
+        let expiry_margin = self.config.expiry_margin.min(lifetime / 4);
+        let at = |margin| {
+            let instant = token.expires_at().checked_sub(margin);
+            self.hot
+                .timeline
+                .since_origin(instant.unwrap_or(token.issued_at()))
+        };
+        Ok(Cached {
+            refresh_at: at(refresh_margin),
+            usable_until: at(expiry_margin),
+            expires_at: at(Duration::ZERO),
+            authorization,
+            revoked: Default::default(),
+            token,
+        })
+    }
+
+    pub fn invalidate(&self, rejected: &HeaderValue) -> bool {
+        let _state = self.lock_state();
+        let current = self.current.load();
+        let Some(current) = current.as_ref() else {
+            return false;
+        };
+        if current.authorization != rejected || current.revoked.swap(true, Ordering::AcqRel) {
+            return false;
+        }
+        self.hot.refresh_at.store(0, Ordering::Release);
+        self.counters.invalidations.fetch_add(1, Ordering::Relaxed);
+        tracing::debug!("token invalidated");
+        true
+    }
+
+    fn lock_state(&self) -> MutexGuard<'_, State> {
+        // Nothing panics while holding the lock, but a poisoned lock
+        // must not take the cache down with it.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+fn bearer_header(token: &Token) -> Result<HeaderValue, Error> {
+    let value = format!("Bearer {}", token.access_token().secret());
+    let mut header = HeaderValue::try_from(value).map_err(|_| Error::InvalidResponse {
+        reason: "the access token has characters not allowed in an HTTP header",
+    })?;
+    header.set_sensitive(true);
+    Ok(header)
+}
+
+/// Turns a panic inside a fetcher into an error for its waiters instead of
+/// a dropped task.
+struct CatchUnwind<Fut>(Pin<Box<Fut>>);
+
+impl<Fut: Future> Future for CatchUnwind<Fut> {
+    type Output = Result<Fut::Output, ()>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let inner = self.0.as_mut();
+        match catch_unwind(AssertUnwindSafe(|| inner.poll(cx))) {
+            Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(_panic) => Poll::Ready(Err(())),
+        }
+    }
+}
