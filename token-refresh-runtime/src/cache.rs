@@ -417,8 +417,9 @@ impl<F: FetchToken> TokenCacheBuilder<F> {
 
     /// How much validity a token must have left to be handed out; with
     /// less, callers wait for a new one. Default [`DEFAULT_EXPIRY_MARGIN`],
-    /// 10 seconds. It never exceeds a quarter of a token's lifetime, and
-    /// must not exceed the refresh margin.
+    /// 10 seconds. It never exceeds half the refresh margin (so also never
+    /// a quarter of a token's lifetime), which leaves a window in which
+    /// the token is refreshed ahead while callers still use it.
     pub fn expiry_margin(mut self, margin: Duration) -> Self {
         self.expiry_margin = margin;
         self
@@ -455,8 +456,7 @@ impl<F: FetchToken> TokenCacheBuilder<F> {
     }
 
     /// Builds the cache, or fails with [`Error::InvalidConfig`] when the
-    /// fetch timeout or the first backoff is zero, or the expiry margin
-    /// exceeds the refresh margin.
+    /// fetch timeout or the first backoff is zero.
     pub fn build(self) -> Result<TokenCache<F>, Error> {
         let invalid = |reason| Err(Error::InvalidConfig { reason });
         if self.fetch_timeout.is_zero() {
@@ -464,9 +464,6 @@ impl<F: FetchToken> TokenCacheBuilder<F> {
         }
         if self.retry_min.is_zero() {
             return invalid("the first retry backoff must be longer than zero");
-        }
-        if self.expiry_margin > self.refresh_margin {
-            return invalid("the expiry margin must not exceed the refresh margin");
         }
         Ok(TokenCache::from_builder(self))
     }

@@ -230,7 +230,9 @@ impl<F: FetchToken> Shared<F> {
         let authorization = bearer_header(&token)?;
         let lifetime = token.lifetime();
         let refresh_margin = self.config.refresh_margin.min(lifetime / 2);
-        let expiry_margin = self.config.expiry_margin.min(lifetime / 4);
+        // At most half the refresh margin, so that a refresh-ahead window
+        // always remains between the two.
+        let expiry_margin = self.config.expiry_margin.min(refresh_margin / 2);
         let at = |margin| {
             let instant = token.expires_at().checked_sub(margin);
             self.hot
