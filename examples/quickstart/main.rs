@@ -51,7 +51,7 @@ use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use token_refresh::oauth2::ClientCredentials;
+use token_refresh::oauth2::{ClientAuth, ClientCredentials, Endpoint};
 use token_refresh::{CacheStats, ClientSecret, HasTokenCache, Token, TokenCache};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::format::Writer;
@@ -118,10 +118,11 @@ async fn run_demo(lifetime_secs: u64, run_for: Duration) -> Result<Summary, BoxE
         .no_proxy()
         .redirect(reqwest::redirect::Policy::none())
         .build()?;
-    let fetcher =
-        ClientCredentials::builder(token_url.as_str(), demo::CLIENT_ID, demo::CLIENT_SECRET)
-            .http_client(http.clone())
-            .build()?;
+    let endpoint = Endpoint::builder(token_url.as_str())
+        .client_auth(ClientAuth::basic(demo::CLIENT_ID, demo::CLIENT_SECRET))
+        .http_client(http.clone())
+        .build()?;
+    let fetcher = ClientCredentials::new(endpoint);
     // The default margins shrink with the token's lifetime, so a 3 s token
     // is refreshed in the background after half its life and never handed
     // out in its last quarter.
@@ -142,15 +143,16 @@ async fn run_demo(lifetime_secs: u64, run_for: Duration) -> Result<Summary, BoxE
 async fn run_provider(provider: Provider, run_for: Duration) -> Result<Summary, BoxError> {
     say!("setup", "token endpoint {}", provider.token_url);
     say!("setup", "calling GET {}", provider.api_url);
-    let mut builder = ClientCredentials::builder(
+    let endpoint = Endpoint::new(
         provider.token_url.as_str(),
         provider.client_id,
         provider.client_secret,
-    );
+    )?;
+    let mut fetcher = ClientCredentials::new(endpoint);
     if let Some(scope) = provider.scope {
-        builder = builder.scope(scope);
+        fetcher = fetcher.scope(scope);
     }
-    let tokens = TokenCache::new(builder.build()?);
+    let tokens = TokenCache::new(fetcher);
     let http = http_client().build()?;
     let client = ApiClient::new(&provider.api_url, http, tokens);
     let tally = drive(&client, Workload::Provider, run_for).await;

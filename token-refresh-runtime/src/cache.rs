@@ -141,7 +141,11 @@ pub(crate) struct Hot {
     pub timeline: Timeline,
 }
 
+/// Called with every new token before any caller sees it.
+pub(crate) type OnToken = Box<dyn Fn(&Token) + Send + Sync>;
+
 pub(crate) struct Config {
+    pub on_token: Option<OnToken>,
     pub refresh_margin: Duration,
     pub expiry_margin: Duration,
     pub fetch_timeout: Duration,
@@ -238,11 +242,13 @@ impl<F: FetchToken> TokenCache<F> {
             retry_max: DEFAULT_RETRY_MAX,
             jitter_seed: None,
             clock: Clock::default(),
+            on_token: None,
         }
     }
 
     fn from_builder(b: TokenCacheBuilder<F>) -> Self {
         let config = Config {
+            on_token: b.on_token,
             refresh_margin: b.refresh_margin,
             expiry_margin: b.expiry_margin,
             fetch_timeout: b.fetch_timeout,
@@ -391,7 +397,6 @@ impl<F> fmt::Debug for TokenCache<F> {
 }
 
 /// Settings for a [`TokenCache`], from [`TokenCache::builder`].
-#[derive(Debug)]
 pub struct TokenCacheBuilder<F> {
     fetcher: F,
     refresh_margin: Duration,
@@ -401,9 +406,54 @@ pub struct TokenCacheBuilder<F> {
     retry_max: Duration,
     jitter_seed: Option<u64>,
     clock: Clock,
+    on_token: Option<OnToken>,
+}
+
+impl<F> fmt::Debug for TokenCacheBuilder<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenCacheBuilder")
+            .field("refresh_margin", &self.refresh_margin)
+            .field("expiry_margin", &self.expiry_margin)
+            .field("fetch_timeout", &self.fetch_timeout)
+            .field("retry_min", &self.retry_min)
+            .field("retry_max", &self.retry_max)
+            .field("clock", &self.clock)
+            .field("on_token", &self.on_token.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl<F: FetchToken> TokenCacheBuilder<F> {
+    /// Calls `hook` with every newly fetched token before any caller gets
+    /// it, on the fetch's own task: the place to save a rotated refresh
+    /// token. A panicking hook fails that fetch like a panicking fetcher.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use token_refresh_runtime::{Error, FetchToken, Token};
+    /// use token_refresh_runtime::TokenCache;
+    /// # struct Static;
+    /// # impl FetchToken for Static {
+    /// #     async fn fetch_token(&self, _: Option<&Token>) -> Result<Token, Error> {
+    /// #         Ok(Token::new("abc", Duration::from_secs(600)))
+    /// #     }
+    /// # }
+    ///
+    /// let cache = TokenCache::builder(Static)
+    ///     .on_token(|token| {
+    ///         if let Some(refresh) = token.refresh_token() {
+    ///             // Save `refresh.secret()` somewhere safe.
+    ///             let _ = refresh;
+    ///         }
+    ///     })
+    ///     .build()?;
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn on_token(mut self, hook: impl Fn(&Token) + Send + Sync + 'static) -> Self {
+        self.on_token = Some(Box::new(hook));
+        self
+    }
+
     /// How long before expiry a background refresh starts. Default
     /// [`DEFAULT_REFRESH_MARGIN`], 60 seconds.
     ///

@@ -28,11 +28,15 @@ pub enum Error {
     OAuth(#[source] OAuthError),
 
     /// The token endpoint answered with a status that is not a success and
-    /// a body that is not an OAuth2 error.
-    #[error("the token endpoint answered HTTP {status}")]
+    /// no OAuth2 error, or with a success but a body that is neither JSON
+    /// nor a form (an HTML error page, a captive portal).
+    #[error("the token endpoint answered HTTP {status}{}", Preview(.preview))]
     HttpStatus {
         /// The HTTP status code.
         status: u16,
+        /// The start of a body that is not JSON, for diagnosis; empty for
+        /// a JSON body, which might hold secrets.
+        preview: String,
     },
 
     /// The request to the token endpoint could not be sent or its answer
@@ -74,6 +78,25 @@ pub enum Error {
         /// The limit in bytes.
         limit: usize,
     },
+
+    /// The token endpoint answered with a redirect, which is never
+    /// followed: a token request carries credentials.
+    #[error("the token endpoint redirected (HTTP {status}) to {}; redirects are not followed", .host.as_deref().unwrap_or("an unknown host"))]
+    Redirect {
+        /// The HTTP status of the redirect.
+        status: u16,
+        /// The host the redirect pointed to, if it named one.
+        host: Option<String>,
+    },
+
+    /// The refresh token was rejected (`invalid_grant`) and no fallback
+    /// grant is configured: the user or client must authorise again.
+    #[error("the refresh token was rejected; authorise again to get a new one")]
+    ReauthorizationRequired(#[source] Option<OAuthError>),
+
+    /// A JWT assertion could not be signed.
+    #[error("the JWT assertion could not be signed")]
+    Signing(#[source] Arc<jsonwebtoken::errors::Error>),
 
     /// The fetch did not finish within the cache's fetch timeout.
     #[error("the token fetch did not finish within {}", DisplayDuration(*.after))]
@@ -149,12 +172,12 @@ impl Error {
     /// ```
     /// use token_refresh_runtime::{Error, OAuthError};
     ///
-    /// assert!(Error::HttpStatus { status: 503 }.is_retryable());
+    /// assert!(Error::HttpStatus { status: 503, preview: String::new() }.is_retryable());
     /// assert!(!Error::OAuth(OAuthError::new(401, "invalid_client")).is_retryable());
     /// ```
     pub fn is_retryable(&self) -> bool {
         match self {
-            Error::HttpStatus { status } => *status >= 500 || *status == 429,
+            Error::HttpStatus { status, .. } => *status >= 500 || *status == 429,
             Error::OAuth(oauth) => {
                 matches!(
                     oauth.error.as_str(),
@@ -170,6 +193,9 @@ impl Error {
             | Error::FetchCancelled
             | Error::Fetcher(_) => true,
             Error::InvalidResponse { .. }
+            | Error::Redirect { .. }
+            | Error::ReauthorizationRequired(_)
+            | Error::Signing(_)
             | Error::UnsupportedTokenType { .. }
             | Error::ResponseTooLarge { .. }
             | Error::InvalidConfig { .. }
@@ -185,7 +211,7 @@ impl Error {
     /// ```
     /// use token_refresh_runtime::Error;
     ///
-    /// assert_eq!(Error::HttpStatus { status: 502 }.class(), "http");
+    /// assert_eq!(Error::HttpStatus { status: 502, preview: String::new() }.class(), "http");
     /// ```
     pub fn class(&self) -> &'static str {
         match self {
@@ -194,6 +220,9 @@ impl Error {
             Error::Transport(_) => "transport",
             Error::Request(_) => "request",
             Error::InvalidResponse { .. } => "invalid_response",
+            Error::Redirect { .. } => "redirect",
+            Error::ReauthorizationRequired(_) => "reauthorization_required",
+            Error::Signing(_) => "signing",
             Error::UnsupportedTokenType { .. } => "unsupported_token_type",
             Error::RequestTimeout { .. } | Error::Timeout { .. } => "timeout",
             Error::ResponseTooLarge { .. } => "response_too_large",
@@ -257,6 +286,18 @@ impl fmt::Display for OAuthError {
 }
 
 impl StdError for OAuthError {}
+
+/// Prints a body preview after a colon, or nothing when there is none.
+struct Preview<'a>(&'a str);
+
+impl fmt::Display for Preview<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            "" => Ok(()),
+            preview => write!(f, ": {preview:?}"),
+        }
+    }
+}
 
 /// Prints a duration the way a person reads it: `30s`, `1.5s`, `250ms`.
 struct DisplayDuration(Duration);

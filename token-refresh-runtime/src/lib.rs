@@ -26,7 +26,7 @@ pub use crate::cache::{
 pub use crate::clock::Clock;
 pub use crate::error::{BoxError, Error, OAuthError};
 pub use crate::fetch::FetchToken;
-pub use crate::secret::{AccessToken, ClientSecret, RefreshToken};
+pub use crate::secret::{AccessToken, ClientSecret, RefreshToken, UserPassword};
 pub use crate::token::Token;
 
 /// Support for the code `#[refresh_token]` generates. Not public API.

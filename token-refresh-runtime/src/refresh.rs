@@ -149,9 +149,14 @@ impl<F: FetchToken> Shared<F> {
         let previous = self.current.load_full();
         let started = Instant::now();
         tracing::debug!(has_previous = previous.is_some(), "fetching token");
-        let fetch = self
-            .fetcher
-            .fetch_token(previous.as_deref().map(|c| &c.token));
+        let fetch = async {
+            let previous = previous.as_deref().map(|c| &c.token);
+            let token = self.fetcher.fetch_token(previous).await?;
+            if let Some(hook) = &self.config.on_token {
+                hook(&token);
+            }
+            Ok(token)
+        };
         let timeout = self.config.fetch_timeout;
         let result = match CatchUnwind(Box::pin(tokio::time::timeout(timeout, fetch))).await {
             Ok(Ok(result)) => result,

@@ -79,3 +79,15 @@ secret_type! {
     /// ```
     ClientSecret
 }
+
+secret_type! {
+    /// A resource owner's password, for the password grant.
+    ///
+    /// ```
+    /// use token_refresh_runtime::UserPassword;
+    ///
+    /// let password = UserPassword::new("correct horse");
+    /// assert_eq!(format!("{password:?}"), "UserPassword(<redacted>)");
+    /// ```
+    UserPassword
+}

@@ -9,7 +9,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use token_refresh_runtime::oauth2::{ClientCredentials, MAX_RESPONSE_BYTES};
+use token_refresh_runtime::oauth2::{ClientAuth, ClientCredentials, Endpoint, MAX_RESPONSE_BYTES};
 use token_refresh_runtime::{Error, FetchToken, TokenCache};
 use tokio::net::TcpListener;
 
@@ -24,19 +24,19 @@ type Seen = Arc<Mutex<Vec<(String, String)>>>;
 
 /// A token endpoint on 127.0.0.1 with one route per behaviour. Dropping
 /// the returned handle stops it.
-struct Endpoint {
+struct Server {
     base: String,
     seen: Seen,
     server: tokio::task::JoinHandle<()>,
 }
 
-impl Drop for Endpoint {
+impl Drop for Server {
     fn drop(&mut self) {
         self.server.abort();
     }
 }
 
-async fn start() -> Endpoint {
+async fn start() -> Server {
     let seen = Seen::default();
     let app = Router::new()
         .route("/token", post(issue))
@@ -50,7 +50,7 @@ async fn start() -> Endpoint {
     let server = tokio::spawn(async move {
         axum::serve(listener, app).await.unwrap();
     });
-    Endpoint { base, seen, server }
+    Server { base, seen, server }
 }
 
 async fn issue(State(seen): State<Seen>, headers: HeaderMap, body: String) -> Response {
@@ -86,25 +86,23 @@ async fn huge() -> Response {
     format!(r#"{{"access_token":"a","padding":"{padding}"}}"#).into_response()
 }
 
-fn fetcher(endpoint: &Endpoint, path: &str) -> ClientCredentials {
-    ClientCredentials::builder(format!("{}{path}", endpoint.base), CLIENT_ID, CLIENT_SECRET)
-        .scope("orders:read")
+fn fetcher(server: &Server, path: &str) -> ClientCredentials {
+    let endpoint = Endpoint::builder(format!("{}{path}", server.base))
+        .client_auth(ClientAuth::basic(CLIENT_ID, CLIENT_SECRET))
         .timeout(Duration::from_millis(500))
         .build()
-        .unwrap()
+        .unwrap();
+    ClientCredentials::new(endpoint).scope("orders:read")
 }
 
 #[tokio::test]
 async fn sends_basic_credentials_and_reads_the_token() {
-    let endpoint = start().await;
-    let token = fetcher(&endpoint, "/token")
-        .fetch_token(None)
-        .await
-        .unwrap();
+    let server = start().await;
+    let token = fetcher(&server, "/token").fetch_token(None).await.unwrap();
     assert_eq!(token.access_token().secret(), "at-canary-1");
     assert_eq!(token.lifetime(), Duration::from_secs(120));
     assert_eq!(token.scopes(), ["orders:read"]);
-    let seen = endpoint.seen.lock().unwrap().clone();
+    let seen = server.seen.lock().unwrap().clone();
     let expected_body = "grant_type=client_credentials&scope=orders%3Aread";
     assert_eq!(
         seen,
@@ -114,18 +112,18 @@ async fn sends_basic_credentials_and_reads_the_token() {
 
 #[tokio::test]
 async fn a_cache_over_the_fetcher_serves_the_bearer_header() {
-    let endpoint = start().await;
-    let cache = TokenCache::new(fetcher(&endpoint, "/token"));
+    let server = start().await;
+    let cache = TokenCache::new(fetcher(&server, "/token"));
     cache.ensure_fresh().await.unwrap();
     cache.ensure_fresh().await.unwrap();
     assert_eq!(cache.authorization().unwrap(), "Bearer at-canary-1");
-    assert_eq!(endpoint.seen.lock().unwrap().len(), 1);
+    assert_eq!(server.seen.lock().unwrap().len(), 1);
 }
 
 #[tokio::test]
 async fn an_oauth_error_body_becomes_a_typed_error() {
-    let endpoint = start().await;
-    let err = fetcher(&endpoint, "/oauth-error")
+    let server = start().await;
+    let err = fetcher(&server, "/oauth-error")
         .fetch_token(None)
         .await
         .unwrap_err();
@@ -137,19 +135,25 @@ async fn an_oauth_error_body_becomes_a_typed_error() {
 
 #[tokio::test]
 async fn a_500_with_an_html_body_is_an_http_error() {
-    let endpoint = start().await;
-    let err = fetcher(&endpoint, "/html-500")
+    let server = start().await;
+    let err = fetcher(&server, "/html-500")
         .fetch_token(None)
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::HttpStatus { status: 500 }), "{err:?}");
-    assert_eq!(err.to_string(), "the token endpoint answered HTTP 500");
+    assert!(
+        matches!(err, Error::HttpStatus { status: 500, .. }),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        r#"the token endpoint answered HTTP 500: "<html><body><h1>Internal Server Error</h1></body></html>""#
+    );
 }
 
 #[tokio::test]
 async fn a_slow_endpoint_is_a_request_timeout() {
-    let endpoint = start().await;
-    let err = fetcher(&endpoint, "/slow")
+    let server = start().await;
+    let err = fetcher(&server, "/slow")
         .fetch_token(None)
         .await
         .unwrap_err();
@@ -161,8 +165,8 @@ async fn a_slow_endpoint_is_a_request_timeout() {
 
 #[tokio::test]
 async fn an_oversized_response_is_refused() {
-    let endpoint = start().await;
-    let err = fetcher(&endpoint, "/huge")
+    let server = start().await;
+    let err = fetcher(&server, "/huge")
         .fetch_token(None)
         .await
         .unwrap_err();
@@ -178,22 +182,16 @@ async fn an_unreachable_endpoint_is_a_transport_error() {
         .local_addr()
         .unwrap()
         .port();
-    let fetcher = ClientCredentials::builder(
-        format!("http://127.0.0.1:{port}/token"),
-        CLIENT_ID,
-        CLIENT_SECRET,
-    )
-    .build()
-    .unwrap();
+    let url = format!("http://127.0.0.1:{port}/token");
+    let fetcher = ClientCredentials::new(Endpoint::new(&url, CLIENT_ID, CLIENT_SECRET).unwrap());
     let err = fetcher.fetch_token(None).await.unwrap_err();
     assert!(matches!(err, Error::Transport(_)), "{err:?}");
 }
 
 #[test]
 fn the_fetcher_never_prints_its_secret() {
-    let fetcher = ClientCredentials::builder("https://auth.test/token", CLIENT_ID, CLIENT_SECRET)
-        .build()
-        .unwrap();
+    let endpoint = Endpoint::new("https://auth.test/token", CLIENT_ID, CLIENT_SECRET).unwrap();
+    let fetcher = ClientCredentials::new(endpoint);
     let debug = format!("{fetcher:?}");
     assert!(!debug.contains(CLIENT_SECRET), "{debug}");
     assert!(debug.contains("ClientSecret(<redacted>)"), "{debug}");
@@ -202,7 +200,8 @@ fn the_fetcher_never_prints_its_secret() {
 #[test]
 fn bad_settings_are_typed_errors() {
     let build = |url: &str, id: &str, timeout| {
-        ClientCredentials::builder(url, id, CLIENT_SECRET)
+        Endpoint::builder(url)
+            .client_auth(ClientAuth::basic(id, CLIENT_SECRET))
             .timeout(timeout)
             .build()
             .unwrap_err()

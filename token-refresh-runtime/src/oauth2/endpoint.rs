@@ -1,13 +1,14 @@
-//! The transport policy every OAuth2 fetcher shares: how a token request is
-//! sent and how much of the answer is read.
+//! [`Endpoint`]: where token requests go, how the client authenticates,
+//! and the transport policy every grant shares.
 
 use std::net::IpAddr;
 use std::time::Duration;
 
 use reqwest::Url;
-use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderValue};
+use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderValue, LOCATION};
 use tokio::time::Instant;
 
+use super::assertion::AssertionKey;
 use super::response::{self, ParseContext};
 use crate::{ClientSecret, Error, Token};
 
@@ -15,48 +16,244 @@ use crate::{ClientSecret, Error, Token};
 /// seconds.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The lifetime given to a token whose response has no `expires_in`,
-/// unless configured otherwise: one hour.
+/// The lifetime given to a token whose response has no `expires_in` and
+/// whose access token is not a JWT with an `exp`, unless configured
+/// otherwise: one hour.
 pub const DEFAULT_LIFETIME: Duration = Duration::from_secs(3600);
 
 /// The largest token response read: 1 MiB. Real ones are a few kilobytes;
 /// the cap stops a misbehaving endpoint from filling memory.
 pub const MAX_RESPONSE_BYTES: usize = 1 << 20;
 
-/// How the client proves its identity to the token endpoint.
+/// The form parameters of one token request.
+pub(crate) type Form = Vec<(String, String)>;
+
+/// How the client proves its identity to the token endpoint (RFC 6749
+/// section 2.3, RFC 7523 section 2.2).
+///
+/// ```
+/// use token_refresh_runtime::oauth2::ClientAuth;
+///
+/// let basic = ClientAuth::basic("my-client", "s3cret");
+/// assert!(!format!("{basic:?}").contains("s3cret"));
+/// ```
 #[derive(Debug, Clone)]
-pub(crate) enum ClientAuth {
-    /// HTTP Basic with the form-urlencoded id and secret
-    /// (`client_secret_basic`, RFC 6749 section 2.3.1).
+pub struct ClientAuth(Auth);
+
+#[derive(Debug, Clone)]
+enum Auth {
+    None,
+    Public { id: String },
     Basic { id: String, secret: ClientSecret },
+    Post { id: String, secret: ClientSecret },
+    Jwt { id: String, key: AssertionKey },
 }
 
-/// Where token requests go and how they are sent.
+impl ClientAuth {
+    /// `client_secret_basic`: HTTP Basic with the id and secret, each
+    /// form-urlencoded first as RFC 6749 section 2.3.1 requires.
+    pub fn basic(id: impl Into<String>, secret: impl Into<ClientSecret>) -> Self {
+        ClientAuth(Auth::Basic {
+            id: id.into(),
+            secret: secret.into(),
+        })
+    }
+
+    /// `client_secret_post`: `client_id` and `client_secret` in the form
+    /// body.
+    pub fn post(id: impl Into<String>, secret: impl Into<ClientSecret>) -> Self {
+        ClientAuth(Auth::Post {
+            id: id.into(),
+            secret: secret.into(),
+        })
+    }
+
+    /// `client_secret_jwt` or `private_key_jwt` (RFC 7523 section 2.2): a
+    /// fresh signed assertion with every request. An HS256 key makes it
+    /// `client_secret_jwt`, an RS256 key `private_key_jwt`.
+    pub fn jwt(id: impl Into<String>, key: AssertionKey) -> Self {
+        ClientAuth(Auth::Jwt { id: id.into(), key })
+    }
+
+    /// A public client: only `client_id` in the form body.
+    pub fn public(id: impl Into<String>) -> Self {
+        ClientAuth(Auth::Public { id: id.into() })
+    }
+
+    /// No client authentication at all, for grants whose assertion
+    /// identifies the client.
+    pub fn none() -> Self {
+        ClientAuth(Auth::None)
+    }
+
+    fn id(&self) -> Option<&str> {
+        match &self.0 {
+            Auth::None => None,
+            Auth::Public { id } | Auth::Basic { id, .. } | Auth::Post { id, .. } => Some(id),
+            Auth::Jwt { id, .. } => Some(id),
+        }
+    }
+}
+
+/// A token endpoint and the client that calls it, shared by every grant.
+///
+/// Every request follows one policy: it is a form `POST`; redirects are
+/// never followed, since a token request carries credentials; plain
+/// `http` is refused except on loopback unless allowed; the request has a
+/// timeout; and at most [`MAX_RESPONSE_BYTES`] of the answer are read.
+///
+/// ```
+/// use token_refresh_runtime::oauth2::Endpoint;
+///
+/// let endpoint = Endpoint::new("https://auth.example.com/token", "my-client", "s3cret")?;
+/// # Ok::<(), token_refresh_runtime::Error>(())
+/// ```
 #[derive(Debug, Clone)]
-pub(crate) struct TokenEndpoint {
-    pub url: Url,
-    pub http: reqwest::Client,
-    pub auth: ClientAuth,
-    pub timeout: Duration,
-    pub default_lifetime: Duration,
+pub struct Endpoint {
+    url: Url,
+    http: reqwest::Client,
+    auth: ClientAuth,
+    timeout: Duration,
+    default_lifetime: Duration,
 }
 
-/// Parses a token URL and refuses plain `http` anywhere but loopback, where
-/// nothing crosses a network, unless `allow_http` is set.
-pub(crate) fn token_url(url: &str, allow_http: bool) -> Result<Url, Error> {
-    let url = Url::parse(url).map_err(|_| Error::InvalidConfig {
-        reason: "the token URL is not a valid absolute URL",
-    })?;
+/// Settings for an [`Endpoint`], from [`Endpoint::builder`].
+#[derive(Debug)]
+pub struct EndpointBuilder {
+    url: String,
+    auth: ClientAuth,
+    http: Option<reqwest::Client>,
+    timeout: Duration,
+    default_lifetime: Duration,
+    allow_http: bool,
+}
+
+impl Endpoint {
+    /// The endpoint at `url` for a client that authenticates with HTTP
+    /// Basic, the most widely supported method.
+    pub fn new(
+        url: &str,
+        client_id: impl Into<String>,
+        client_secret: impl Into<ClientSecret>,
+    ) -> Result<Self, Error> {
+        Self::builder(url)
+            .client_auth(ClientAuth::basic(client_id, client_secret))
+            .build()
+    }
+
+    /// A builder for the endpoint at `url`, with no client authentication
+    /// until [`client_auth`](EndpointBuilder::client_auth) sets one.
+    pub fn builder(url: impl Into<String>) -> EndpointBuilder {
+        EndpointBuilder {
+            url: url.into(),
+            auth: ClientAuth::none(),
+            http: None,
+            timeout: DEFAULT_REQUEST_TIMEOUT,
+            default_lifetime: DEFAULT_LIFETIME,
+            allow_http: false,
+        }
+    }
+
+    /// The token URL.
+    pub fn url(&self) -> &Url {
+        &self.url
+    }
+
+    /// The client id, if the client authenticates with one.
+    pub fn client_id(&self) -> Option<&str> {
+        self.auth.id()
+    }
+}
+
+impl EndpointBuilder {
+    /// How the client authenticates. Default: [`ClientAuth::none`].
+    pub fn client_auth(mut self, auth: ClientAuth) -> Self {
+        self.auth = auth;
+        self
+    }
+
+    /// The HTTP client to send requests with, used as it is: its proxy,
+    /// TLS roots and timeouts all apply. Build it with
+    /// `redirect::Policy::none()`: a client that follows redirects sends
+    /// the request on before the endpoint sees the redirect, and the
+    /// endpoint can only refuse the answer. Default: a client of its own
+    /// that follows no redirects and honours the proxy environment
+    /// variables.
+    pub fn http_client(mut self, http: reqwest::Client) -> Self {
+        self.http = Some(http);
+        self
+    }
+
+    /// How long one token request may take. Default
+    /// [`DEFAULT_REQUEST_TIMEOUT`], 30 seconds.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The lifetime of a token whose response has no `expires_in` and
+    /// whose access token is not a JWT with an `exp`. Default
+    /// [`DEFAULT_LIFETIME`], one hour.
+    pub fn default_lifetime(mut self, lifetime: Duration) -> Self {
+        self.default_lifetime = lifetime;
+        self
+    }
+
+    /// Allows a plain `http` token URL on a host that is not loopback.
+    /// Default: refused, because credentials would cross the network in
+    /// the clear.
+    pub fn allow_http(mut self) -> Self {
+        self.allow_http = true;
+        self
+    }
+
+    /// Builds the endpoint. Fails with [`Error::InvalidConfig`] for a bad
+    /// URL, an empty client id or a zero timeout.
+    pub fn build(self) -> Result<Endpoint, Error> {
+        let url = token_url(&self.url, self.allow_http)?;
+        if self.auth.id() == Some("") {
+            return Err(invalid_config("the client id is empty"));
+        }
+        if self.timeout.is_zero() {
+            return Err(invalid_config(
+                "the request timeout must be longer than zero",
+            ));
+        }
+        let http = match self.http {
+            Some(http) => http,
+            None => reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()?,
+        };
+        Ok(Endpoint {
+            url,
+            http,
+            auth: self.auth,
+            timeout: self.timeout,
+            default_lifetime: self.default_lifetime,
+        })
+    }
+}
+
+fn invalid_config(reason: &'static str) -> Error {
+    Error::InvalidConfig { reason }
+}
+
+/// Parses a token URL and refuses plain `http` anywhere but loopback,
+/// where nothing crosses a network, unless `allow_http` is set.
+fn token_url(url: &str, allow_http: bool) -> Result<Url, Error> {
+    let url =
+        Url::parse(url).map_err(|_| invalid_config("the token URL is not a valid absolute URL"))?;
     match url.scheme() {
         "https" => Ok(url),
         "http" if allow_http || is_loopback(&url) => Ok(url),
-        "http" => Err(Error::InvalidConfig {
-            reason: "the token URL uses `http` on a host that is not loopback; \
-                     use `https` or opt in with `allow_http()`",
-        }),
-        _ => Err(Error::InvalidConfig {
-            reason: "the token URL must use `https` (or `http` on loopback)",
-        }),
+        "http" => Err(invalid_config(
+            "the token URL uses `http` on a host that is not loopback; \
+             use `https` or opt in with `allow_http()`",
+        )),
+        _ => Err(invalid_config(
+            "the token URL must use `https` (or `http` on loopback)",
+        )),
     }
 }
 
@@ -70,50 +267,80 @@ fn is_loopback(url: &Url) -> bool {
         || bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
-/// The client every fetcher uses unless given one: redirects are never
-/// followed, because a token request carries the client's credentials.
-pub(crate) fn default_http_client() -> Result<reqwest::Client, Error> {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .map_err(Error::from)
-}
-
-impl TokenEndpoint {
-    /// Sends one token request with the grant's `params` and reads the
+impl Endpoint {
+    /// Sends one token request with the grant's `form` and reads the
     /// answer.
-    pub async fn request(&self, params: &[(&str, &str)]) -> Result<Token, Error> {
-        let body = form_body(params);
-        let request = self
+    pub(crate) async fn request(&self, mut form: Form) -> Result<Token, Error> {
+        let mut request = self
             .http
             .post(self.url.clone())
-            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
             .header(ACCEPT, HeaderValue::from_static("application/json"))
             .timeout(self.timeout);
-        let request = match &self.auth {
-            ClientAuth::Basic { id, secret } => {
-                request.basic_auth(form_encode(id), Some(form_encode(secret.secret())))
+        match &self.auth.0 {
+            Auth::None => {}
+            Auth::Public { id } => form.push(("client_id".into(), id.clone())),
+            Auth::Basic { id, secret } => {
+                let secret = form_encode(secret.secret());
+                request = request.basic_auth(form_encode(id), Some(secret));
             }
-        };
+            Auth::Post { id, secret } => {
+                form.push(("client_id".into(), id.clone()));
+                form.push(("client_secret".into(), secret.secret().to_owned()));
+            }
+            Auth::Jwt { id, key } => {
+                let assertion = key.client_assertion(id, self.url.as_str())?;
+                form.push(("client_id".into(), id.clone()));
+                form.push(("client_assertion_type".into(), JWT_BEARER_CLIENT.into()));
+                form.push(("client_assertion".into(), assertion));
+            }
+        }
+        let body = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(&form)
+            .finish();
+        let request = request
+            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(body);
         let sent_at = Instant::now();
-        let mut response = request
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| self.transport(e))?;
+        let mut response = request.send().await.map_err(|e| self.transport(e))?;
+        self.refuse_redirects(&response)?;
         let status = response.status().as_u16();
-        let body = read_capped(&mut response).await.map_err(|e| match e {
-            ReadError::Transport(e) => self.transport(e),
-            ReadError::TooLarge => Error::ResponseTooLarge {
-                limit: MAX_RESPONSE_BYTES,
-            },
-        })?;
+        let content_type = response
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let body = self.read_capped(&mut response).await?;
         let cx = ParseContext {
             status,
+            content_type: content_type.as_deref(),
             sent_at,
             default_lifetime: self.default_lifetime,
         };
         response::parse(&body, cx)
+    }
+
+    /// A redirect answer is an error, and so is an answer from elsewhere,
+    /// which means a user-supplied client followed one.
+    fn refuse_redirects(&self, response: &reqwest::Response) -> Result<(), Error> {
+        let status = response.status();
+        if status.is_redirection() {
+            let target = response
+                .headers()
+                .get(LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|location| self.url.join(location).ok());
+            return Err(Error::Redirect {
+                status: status.as_u16(),
+                host: target.and_then(|t| t.host_str().map(str::to_owned)),
+            });
+        }
+        if response.url() != &self.url {
+            return Err(Error::Redirect {
+                status: status.as_u16(),
+                host: response.url().host_str().map(str::to_owned),
+            });
+        }
+        Ok(())
     }
 
     fn transport(&self, err: reqwest::Error) -> Error {
@@ -125,31 +352,25 @@ impl TokenEndpoint {
             Error::from(err)
         }
     }
-}
 
-enum ReadError {
-    Transport(reqwest::Error),
-    TooLarge,
-}
-
-/// Reads the body chunk by chunk and stops past [`MAX_RESPONSE_BYTES`],
-/// whatever `Content-Length` claims.
-async fn read_capped(response: &mut reqwest::Response) -> Result<Vec<u8>, ReadError> {
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(ReadError::Transport)? {
-        if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
-            return Err(ReadError::TooLarge);
+    /// Reads the body chunk by chunk and stops past [`MAX_RESPONSE_BYTES`],
+    /// whatever `Content-Length` claims.
+    async fn read_capped(&self, response: &mut reqwest::Response) -> Result<Vec<u8>, Error> {
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|e| self.transport(e))? {
+            if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
+                return Err(Error::ResponseTooLarge {
+                    limit: MAX_RESPONSE_BYTES,
+                });
+            }
+            body.extend_from_slice(&chunk);
         }
-        body.extend_from_slice(&chunk);
+        Ok(body)
     }
-    Ok(body)
 }
 
-fn form_body(params: &[(&str, &str)]) -> String {
-    form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(params)
-        .finish()
-}
+/// RFC 7523 section 2.2's `client_assertion_type`.
+const JWT_BEARER_CLIENT: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
 /// The `application/x-www-form-urlencoded` encoding of one value, which
 /// RFC 6749 section 2.3.1 applies to the id and secret before Basic.
@@ -164,6 +385,7 @@ mod tests {
     #[test]
     fn plain_http_is_refused_except_on_loopback() {
         assert!(token_url("http://127.0.0.1:8080/token", false).is_ok());
+        assert!(token_url("http://127.8.9.10/token", false).is_ok());
         assert!(token_url("http://[::1]/token", false).is_ok());
         assert!(token_url("http://localhost/token", false).is_ok());
         assert!(token_url("https://auth.example.test/token", false).is_ok());

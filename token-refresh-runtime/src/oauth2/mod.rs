@@ -1,13 +1,21 @@
-//! Ready [`FetchToken`](crate::FetchToken) implementations for OAuth2 grants.
+//! Ready [`FetchToken`](crate::FetchToken) implementations for the OAuth2
+//! grants.
 //!
-//! Every fetcher here sends its request through one transport policy (no
-//! redirects followed, a request timeout, a cap on the response size,
-//! `https` required except on loopback) and reads the answer with one
-//! parser, so they all treat a token endpoint's quirks the same way.
+//! Every grant sends its request through an [`Endpoint`], so all of them
+//! share one transport policy (no redirects followed, a request timeout,
+//! a cap on the response size, `https` required except on loopback) and
+//! one lenient parser for what token endpoints send back.
 
-mod client_credentials;
+mod assertion;
 mod endpoint;
+mod grants;
+mod refresh_token;
 mod response;
 
-pub use self::client_credentials::{ClientCredentials, ClientCredentialsBuilder};
-pub use self::endpoint::{DEFAULT_LIFETIME, DEFAULT_REQUEST_TIMEOUT, MAX_RESPONSE_BYTES};
+pub use self::assertion::{AssertionKey, CLIENT_ASSERTION_LIFETIME};
+pub use self::endpoint::{
+    ClientAuth, DEFAULT_LIFETIME, DEFAULT_REQUEST_TIMEOUT, Endpoint, EndpointBuilder,
+    MAX_RESPONSE_BYTES,
+};
+pub use self::grants::{ClientCredentials, DEFAULT_ASSERTION_LIFETIME, Grant, JwtBearer, Password};
+pub use self::refresh_token::RefreshTokenGrant;

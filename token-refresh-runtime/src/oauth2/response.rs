@@ -1,7 +1,7 @@
 //! Reads a token endpoint's answer: a token (RFC 6749 section 5.1) or an
-//! error (section 5.2).
+//! error (section 5.2), as JSON or, as some providers send it, a form.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value};
 use tokio::time::Instant;
@@ -10,8 +10,9 @@ use crate::{Error, OAuthError, Token};
 
 /// What the parser needs to know besides the response itself.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct ParseContext {
+pub(crate) struct ParseContext<'a> {
     pub status: u16,
+    pub content_type: Option<&'a str>,
     /// When the request was sent: the token's lifetime counts from here.
     pub sent_at: Instant,
     /// The lifetime of a token whose response gives none.
@@ -23,21 +24,63 @@ pub(crate) struct ParseContext {
 /// An OAuth2 error body is recognised whatever the status, because some
 /// servers send one with 200. Nothing from the body reaches an error
 /// message except the OAuth2 error fields, which servers write for people.
-pub(crate) fn parse(body: &[u8], cx: ParseContext) -> Result<Token, Error> {
-    let object = match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(object)) => Some(object),
-        _ => None,
-    };
+pub(crate) fn parse(body: &[u8], cx: ParseContext<'_>) -> Result<Token, Error> {
+    let object = object(body, cx.content_type);
     if let Some(err) = object.as_ref().and_then(|o| oauth_error(o, cx.status)) {
         return Err(Error::OAuth(err));
     }
-    if !(200..300).contains(&cx.status) {
-        return Err(Error::HttpStatus { status: cx.status });
+    match object {
+        Some(object) if (200..300).contains(&cx.status) => token(&object, cx),
+        Some(_) => Err(Error::HttpStatus {
+            status: cx.status,
+            preview: String::new(),
+        }),
+        None => Err(Error::HttpStatus {
+            status: cx.status,
+            preview: preview(body),
+        }),
     }
-    let Some(object) = object else {
-        return Err(invalid("the body is not a JSON object"));
-    };
-    token(&object, cx)
+}
+
+/// The body as key-value pairs: JSON whatever the content type claims
+/// (servers label JSON errors `text/plain`), else a form when it is
+/// labelled as one or reads as one.
+fn object(body: &[u8], content_type: Option<&str>) -> Option<Map<String, Value>> {
+    if let Ok(Value::Object(object)) = serde_json::from_slice::<Value>(body) {
+        return Some(object);
+    }
+    let labelled_form = content_type.is_some_and(|t| {
+        t.trim_start()
+            .starts_with("application/x-www-form-urlencoded")
+    });
+    let text = std::str::from_utf8(body).ok()?.trim();
+    let reads_as_form = !text.is_empty()
+        && text
+            .split('&')
+            .all(|pair| pair.contains('=') && !pair.contains(char::is_whitespace));
+    if !labelled_form && !reads_as_form {
+        return None;
+    }
+    let pairs = form_urlencoded::parse(text.as_bytes());
+    Some(
+        pairs
+            .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
+            .collect(),
+    )
+}
+
+/// The start of a body that is not a token response, printable and short,
+/// so an error can say what came back (an HTML error page, a portal).
+fn preview(body: &[u8]) -> String {
+    const MAX_CHARS: usize = 80;
+    let text = String::from_utf8_lossy(&body[..body.len().min(4 * MAX_CHARS)]);
+    let mut words = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if let Some((cut, _)) = words.char_indices().nth(MAX_CHARS) {
+        words.truncate(cut);
+        words.push_str("...");
+    }
+    words.retain(|c| !c.is_control());
+    words
 }
 
 fn oauth_error(object: &Map<String, Value>, status: u16) -> Option<OAuthError> {
@@ -51,14 +94,17 @@ fn oauth_error(object: &Map<String, Value>, status: u16) -> Option<OAuthError> {
     })
 }
 
-fn token(object: &Map<String, Value>, cx: ParseContext) -> Result<Token, Error> {
+fn token(object: &Map<String, Value>, cx: ParseContext<'_>) -> Result<Token, Error> {
     let access_token = match object.get("access_token") {
         Some(Value::String(token)) if !token.is_empty() => token.clone(),
         Some(_) => return Err(invalid("`access_token` is not a non-empty string")),
         None => return Err(invalid("`access_token` is missing")),
     };
     check_token_type(object.get("token_type"))?;
-    let lifetime = lifetime(object.get("expires_in"))?.unwrap_or(cx.default_lifetime);
+    let lifetime = match lifetime(object.get("expires_in"))? {
+        Some(lifetime) => lifetime,
+        None => jwt_lifetime(&access_token).unwrap_or(cx.default_lifetime),
+    };
     let mut token = Token::new_at(access_token, cx.sent_at, lifetime);
     match object.get("refresh_token") {
         Some(Value::String(refresh)) if !refresh.is_empty() => {
@@ -106,6 +152,19 @@ fn lifetime(value: Option<&Value>) -> Result<Option<Duration>, Error> {
     }
 }
 
+/// The time left until the `exp` of an access token that is a JWT. Only
+/// read, never trusted for anything else: the signature is not checked,
+/// because the token is the API's to verify, not the client's.
+fn jwt_lifetime(access_token: &str) -> Option<Duration> {
+    #[derive(serde::Deserialize)]
+    struct Exp {
+        exp: u64,
+    }
+    let exp = jsonwebtoken::dangerous::insecure_decode_claims::<Exp>(access_token).ok()?;
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).ok()?;
+    Some(Duration::from_secs(exp.exp).saturating_sub(now))
+}
+
 fn invalid(reason: &'static str) -> Error {
     Error::InvalidResponse { reason }
 }
@@ -114,9 +173,10 @@ fn invalid(reason: &'static str) -> Error {
 mod tests {
     use super::*;
 
-    fn cx(status: u16) -> ParseContext {
+    fn cx(status: u16) -> ParseContext<'static> {
         ParseContext {
             status,
+            content_type: Some("application/json"),
             sent_at: Instant::now(),
             default_lifetime: Duration::from_secs(3600),
         }
@@ -183,7 +243,14 @@ mod tests {
     #[test]
     fn a_failed_status_without_an_oauth_body_is_an_http_error() {
         let err = parse(b"<html>Bad Gateway</html>", cx(502)).unwrap_err();
-        assert!(matches!(err, Error::HttpStatus { status: 502 }), "{err:?}");
+        let Error::HttpStatus { status, preview } = &err else {
+            panic!("{err:?}");
+        };
+        assert_eq!(
+            (*status, preview.as_str()),
+            (502, "<html>Bad Gateway</html>")
+        );
+        assert!(err.is_retryable());
     }
 
     #[test]
