@@ -424,22 +424,28 @@ async fn a_slow_failure_does_not_hold_a_waiter_past_the_fetch_deadline() {
 
 #[tokio::test(start_paused = true)]
 async fn many_rejections_of_one_token_cause_one_refresh() {
-    let (cache, count) = cache(vec![issue(3600)]);
+    let (cache, count) = cache(vec![issue(3600), issue_after(100, 3600)]);
     cache.ensure_fresh().await.unwrap();
     let rejected = cache.authorization().unwrap();
-    let dropped = (0..20).filter(|_| cache.invalidate(&rejected)).count();
-    assert_eq!(dropped, 1);
+    // Twenty requests sent with token-1 all come back 401 at once.
     let callers: Vec<_> = (0..20)
         .map(|_| {
-            let cache = cache.clone();
-            tokio::spawn(async move { cache.ensure_fresh().await })
+            let (cache, rejected) = (cache.clone(), rejected.clone());
+            tokio::spawn(async move {
+                let dropped = cache.invalidate(&rejected);
+                cache.ensure_fresh().await.unwrap();
+                (dropped, cache.authorization().unwrap())
+            })
         })
         .collect();
+    let mut dropped = 0;
     for caller in callers {
-        caller.await.unwrap().unwrap();
+        let (did_drop, authorization) = caller.await.unwrap();
+        dropped += usize::from(did_drop);
+        assert_eq!(authorization, "Bearer token-2");
     }
+    assert_eq!(dropped, 1);
     assert_eq!(calls(&count), 2);
-    assert_eq!(cache.authorization().unwrap(), "Bearer token-2");
     // A late 401 for the old token leaves the new one alone.
     assert!(!cache.invalidate(&rejected));
     cache.ensure_fresh().await.unwrap();
