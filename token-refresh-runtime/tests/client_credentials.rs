@@ -15,9 +15,9 @@ use tokio::net::TcpListener;
 
 const CLIENT_ID: &str = "my client:1";
 const CLIENT_SECRET: &str = "p@ss/w+rd";
-/// Base64 of `my+client%3A1:p%40ss%2Fw%2Brd`: the id and secret
+/// Base64 of `my%20client%3A1:p%40ss%2Fw%2Brd`: the id and secret
 /// form-urlencoded, then joined, as RFC 6749 section 2.3.1 requires.
-const EXPECTED_BASIC: &str = "Basic bXkrY2xpZW50JTNBMTpwJTQwc3MlMkZ3JTJCcmQ=";
+const EXPECTED_BASIC: &str = "Basic bXklMjBjbGllbnQlM0ExOnAlNDBzcyUyRnclMkJyZA==";
 
 /// What the endpoint received: the `Authorization` header and the body.
 type Seen = Arc<Mutex<Vec<(String, String)>>>;

@@ -373,9 +373,14 @@ impl Endpoint {
 const JWT_BEARER_CLIENT: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
 /// The `application/x-www-form-urlencoded` encoding of one value, which
-/// RFC 6749 section 2.3.1 applies to the id and secret before Basic.
+/// RFC 6749 section 2.3.1 applies to the id and secret before Basic. A
+/// space becomes `%20` rather than `+`: both decode to a space as a form,
+/// but servers that percent-decode Basic credentials (Authlib among
+/// them) read only `%20` as one.
 fn form_encode(value: &str) -> String {
-    form_urlencoded::byte_serialize(value.as_bytes()).collect()
+    let encoded: String = form_urlencoded::byte_serialize(value.as_bytes()).collect();
+    // A literal `+` is already `%2B`, so every `+` left is a space.
+    encoded.replace('+', "%20")
 }
 
 #[cfg(test)]
@@ -398,7 +403,7 @@ mod tests {
 
     #[test]
     fn credentials_are_form_encoded_before_basic() {
-        assert_eq!(form_encode("my client:1"), "my+client%3A1");
+        assert_eq!(form_encode("my client:1"), "my%20client%3A1");
         assert_eq!(form_encode("p@ss/w+rd"), "p%40ss%2Fw%2Brd");
     }
 }

@@ -35,6 +35,14 @@ pub(crate) fn parse(body: &[u8], cx: ParseContext<'_>) -> Result<Token, Error> {
             status: cx.status,
             preview: String::new(),
         }),
+        // Broken JSON may still hold tokens: never preview it.
+        None if looks_like_json(body, cx.content_type) => match cx.status {
+            200..300 => Err(invalid("the body is not valid JSON")),
+            status => Err(Error::HttpStatus {
+                status,
+                preview: String::new(),
+            }),
+        },
         None => Err(Error::HttpStatus {
             status: cx.status,
             preview: preview(body),
@@ -42,19 +50,31 @@ pub(crate) fn parse(body: &[u8], cx: ParseContext<'_>) -> Result<Token, Error> {
     }
 }
 
+fn looks_like_json(body: &[u8], content_type: Option<&str>) -> bool {
+    let starts_like_json = body
+        .iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .is_some_and(|b| matches!(b, b'{' | b'['));
+    starts_like_json || content_type.is_some_and(|t| t.contains("json"))
+}
+
 /// The body as key-value pairs: JSON whatever the content type claims
 /// (servers label JSON errors `text/plain`), else a form when it is
-/// labelled as one or reads as one.
+/// labelled as one, or reads as one and is not labelled as anything but
+/// plain text (an HTML page can look like a form).
 fn object(body: &[u8], content_type: Option<&str>) -> Option<Map<String, Value>> {
     if let Ok(Value::Object(object)) = serde_json::from_slice::<Value>(body) {
         return Some(object);
     }
-    let labelled_form = content_type.is_some_and(|t| {
-        t.trim_start()
-            .starts_with("application/x-www-form-urlencoded")
-    });
+    let kind = content_type.map(|t| t.trim_start().to_ascii_lowercase());
+    let labelled_form = kind
+        .as_deref()
+        .is_some_and(|t| t.starts_with("application/x-www-form-urlencoded"));
+    let may_guess = kind.as_deref().is_none_or(|t| t.starts_with("text/plain"));
     let text = std::str::from_utf8(body).ok()?.trim();
-    let reads_as_form = !text.is_empty()
+    let reads_as_form = may_guess
+        && !text.is_empty()
+        && !text.starts_with('<')
         && text
             .split('&')
             .all(|pair| pair.contains('=') && !pair.contains(char::is_whitespace));
@@ -242,7 +262,11 @@ mod tests {
 
     #[test]
     fn a_failed_status_without_an_oauth_body_is_an_http_error() {
-        let err = parse(b"<html>Bad Gateway</html>", cx(502)).unwrap_err();
+        let html = ParseContext {
+            content_type: Some("text/html"),
+            ..cx(502)
+        };
+        let err = parse(b"<html>Bad Gateway</html>", html).unwrap_err();
         let Error::HttpStatus { status, preview } = &err else {
             panic!("{err:?}");
         };
