@@ -1,0 +1,15 @@
+use token_refresh::refresh_token;
+
+struct Client;
+
+#[refresh_token]
+impl Client {
+    #[refresh_token = "skip"]
+    async fn get(&self) -> Result<u8, token_refresh::Error> {
+        Ok(1)
+    }
+}
+
+fn main() {
+    let _ = Client.get();
+}

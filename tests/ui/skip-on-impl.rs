@@ -1,0 +1,14 @@
+use token_refresh::refresh_token;
+
+struct Client;
+
+#[refresh_token(skip)]
+impl Client {
+    async fn health(&self) -> Result<(), token_refresh::Error> {
+        Ok(())
+    }
+}
+
+fn main() {
+    let _ = Client.health();
+}

@@ -1,0 +1,15 @@
+use token_refresh::refresh_token;
+
+struct Client;
+
+#[refresh_token]
+impl Client {
+    #[refresh_token(skip, cache = tokens)]
+    async fn health(&self) -> Result<(), token_refresh::Error> {
+        Ok(())
+    }
+}
+
+fn main() {
+    let _ = Client.health();
+}

@@ -1,0 +1,14 @@
+use token_refresh::refresh_token;
+
+struct Client;
+
+#[refresh_token(field = tokens)]
+impl Client {
+    async fn get(&self) -> Result<u8, token_refresh::Error> {
+        Ok(1)
+    }
+}
+
+fn main() {
+    let _ = Client.get();
+}
