@@ -107,6 +107,7 @@ fn expand_method(args: Result<Args>, mut method: ItemFn) -> Result<TokenStream> 
 /// on their own and report `skip` as misplaced.
 fn expand_impl(args: Result<Args>, mut item: ItemImpl) -> Expansion {
     let mut errors = Errors::default();
+    errors.take(valid::covers_something(&item));
     let outer = errors.take(args.and_then(valid::impl_args));
     let outer = outer.unwrap_or_default();
     let extra = args::take_refresh_attrs(&mut item.attrs);

@@ -9,8 +9,8 @@ use proc_macro2::{Span, TokenStream};
 use quote::ToTokens;
 use syn::spanned::Spanned as _;
 use syn::{
-    Attribute, Error, GenericArgument, Ident, Item, PathArguments, Result, ReturnType, Signature,
-    TraitItemFn, Type,
+    Attribute, Error, GenericArgument, Ident, ImplItem, Item, ItemImpl, PathArguments, Result,
+    ReturnType, Signature, TraitItemFn, Type,
 };
 
 use crate::args::Args;
@@ -50,6 +50,23 @@ pub(crate) struct Target {
 /// async methods with a receiver. Other functions are left alone.
 pub(crate) fn is_covered(sig: &Signature) -> bool {
     sig.asyncness.is_some() && sig.receiver().is_some()
+}
+
+/// An annotated `impl` block must have something to cover. One without an
+/// async method usually means `#[async_trait]` ran first and turned its
+/// methods into plain ones returning boxed futures.
+pub(crate) fn covers_something(item: &ItemImpl) -> Result<()> {
+    let covered = item.items.iter().any(|item| match item {
+        ImplItem::Fn(method) => is_covered(&method.sig),
+        _ => false,
+    });
+    if covered {
+        return Ok(());
+    }
+    let message = "`#[refresh_token]` found no async method with a receiver in this \
+                   `impl` block; remove it, or if `#[async_trait]` is above it, \
+                   move `#[refresh_token]` above `#[async_trait]`";
+    Err(Error::new_spanned(&item.self_ty, message))
 }
 
 /// A method that carries `#[refresh_token]` itself: it must be async, take
