@@ -30,7 +30,7 @@ impl Backoff {
         let seed = seed.unwrap_or_else(|| RandomState::new().hash_one(0u8));
         Backoff {
             min,
-            max: max.max(min),
+            max,
             rng: AtomicU64::new(seed),
         }
     }
@@ -42,12 +42,20 @@ impl Backoff {
             .min
             .checked_mul(1 << doublings)
             .map_or(self.max, |step| step.min(self.max));
-        // 53 random bits make a uniform float in [0, 1).
-        let unit = (self.next_random() >> 11) as f64 / (1u64 << 53) as f64;
-        step.mul_f64(0.5 + unit / 2.0)
+        // Integer arithmetic, so even a step of `Duration::MAX` cannot
+        // round past itself: half the step plus a random part of the
+        // other half, scaled by a 32-bit fraction in [0, 1). A step is at
+        // most 2^94 ns, so the product stays within 2^126.
+        let nanos = step.as_nanos();
+        let half = nanos / 2;
+        let fraction = u128::from(self.next_random() >> 32);
+        let jitter = ((nanos - half) * fraction) >> 32;
+        duration_from_nanos(half + jitter)
     }
 
     /// splitmix64: a tiny, good-enough generator; jitter needs no more.
+    /// Each call advances the shared state by one step, so concurrent
+    /// calls still draw distinct numbers.
     fn next_random(&self) -> u64 {
         let gamma = 0x9E37_79B9_7F4A_7C15;
         let mut z = self
@@ -58,6 +66,12 @@ impl Backoff {
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         z ^ (z >> 31)
     }
+}
+
+fn duration_from_nanos(nanos: u128) -> Duration {
+    const PER_SEC: u128 = 1_000_000_000;
+    let secs = u64::try_from(nanos / PER_SEC).unwrap_or(u64::MAX);
+    Duration::new(secs, (nanos % PER_SEC) as u32)
 }
 
 #[cfg(test)]
@@ -73,6 +87,13 @@ mod tests {
             let delay = backoff.delay(failures);
             assert!(delay >= step / 2 && delay < step, "{failures}: {delay:?}");
         }
+    }
+
+    #[test]
+    fn the_longest_steps_do_not_overflow() {
+        let backoff = Backoff::new(Duration::MAX, Duration::MAX, Some(3));
+        assert!(backoff.delay(1) >= Duration::MAX / 2);
+        assert!(backoff.delay(u32::MAX) >= Duration::MAX / 2);
     }
 
     #[test]

@@ -33,8 +33,11 @@ pub const DEFAULT_REFRESH_MARGIN: Duration = Duration::from_secs(60);
 /// the API after its token has expired on the way.
 pub const DEFAULT_EXPIRY_MARGIN: Duration = Duration::from_secs(10);
 
-/// How long one fetch may take unless configured otherwise: 30 seconds.
-pub const DEFAULT_FETCH_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long one fetch may take unless configured otherwise: 60 seconds.
+/// Longer than the fetchers' own request timeout (30 s), so that a slow
+/// request fails with its own error and a fetch that falls back to a
+/// second grant has time for it.
+pub const DEFAULT_FETCH_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A type that owns a [`TokenCache`]: what `#[refresh_token]` calls to find
 /// the cache of `self`.
@@ -136,7 +139,7 @@ pub(crate) struct Shared<F> {
 #[repr(align(128))]
 pub(crate) struct Hot {
     /// Clock reading (nanoseconds) from which callers take the slow path;
-    /// 0 while there is no token. Written only with `state` locked.
+    /// 0 while there is no usable token. Written only with `state` locked.
     pub refresh_at: AtomicU64,
     pub timeline: Timeline,
 }
@@ -476,7 +479,7 @@ impl<F: FetchToken> TokenCacheBuilder<F> {
     }
 
     /// How long one fetch may run before its waiters get
-    /// [`Error::Timeout`]. Default [`DEFAULT_FETCH_TIMEOUT`], 30 seconds.
+    /// [`Error::Timeout`]. Default [`DEFAULT_FETCH_TIMEOUT`], 60 seconds.
     pub fn fetch_timeout(mut self, timeout: Duration) -> Self {
         self.fetch_timeout = timeout;
         self
@@ -506,7 +509,8 @@ impl<F: FetchToken> TokenCacheBuilder<F> {
     }
 
     /// Builds the cache, or fails with [`Error::InvalidConfig`] when the
-    /// fetch timeout or the first backoff is zero.
+    /// fetch timeout or the first backoff is zero, or the longest backoff
+    /// is shorter than the first.
     pub fn build(self) -> Result<TokenCache<F>, Error> {
         let invalid = |reason| Err(Error::InvalidConfig { reason });
         if self.fetch_timeout.is_zero() {
@@ -515,12 +519,15 @@ impl<F: FetchToken> TokenCacheBuilder<F> {
         if self.retry_min.is_zero() {
             return invalid("the first retry backoff must be longer than zero");
         }
+        if self.retry_max < self.retry_min {
+            return invalid("the longest retry backoff must not be shorter than the first");
+        }
         Ok(TokenCache::from_builder(self))
     }
 }
 
 /// The out-of-line part of a call that did not find a fresh token.
-pub(crate) type SlowPath<'a> = Pin<Box<dyn Future<Output = Result<(), Error>> + Send + 'a>>;
+pub(crate) type SlowPath<'a> = Pin<Box<dyn Future<Output = Result<(), Error>> + Send + Sync + 'a>>;
 
 /// The future returned by [`TokenCache::ensure_fresh`].
 ///

@@ -41,9 +41,10 @@ pub(crate) struct Timeline {
     clock: Clock,
     /// The origin as an `Instant`, for converting token deadlines.
     origin: Instant,
-    /// The origin as the raw reading of the system clock.
+    /// The origin as the raw reading of the system clock, if it could be
+    /// read.
     #[cfg(any(target_os = "linux", target_os = "android"))]
-    origin_raw: u64,
+    origin_raw: Option<u64>,
 }
 
 impl Timeline {
@@ -61,7 +62,10 @@ impl Timeline {
     pub fn now(&self) -> u64 {
         match self.clock {
             #[cfg(any(target_os = "linux", target_os = "android"))]
-            Clock::System => sys::coarse_nanos().saturating_sub(self.origin_raw),
+            Clock::System => match (self.origin_raw, sys::coarse_nanos()) {
+                (Some(origin), Some(now)) => now.saturating_sub(origin),
+                _ => self.since_origin(Instant::now()),
+            },
             #[cfg(not(any(target_os = "linux", target_os = "android")))]
             Clock::System => self.since_origin(std::time::Instant::now().into()),
             Clock::Tokio => self.since_origin(Instant::now()),
@@ -85,27 +89,30 @@ pub(crate) fn nanos(duration: Duration) -> u64 {
 mod sys {
     /// `Instant` reads `CLOCK_MONOTONIC`; the coarse clock is the same
     /// clock at tick resolution, so readings of the two share an origin.
-    fn read(clock: libc::clockid_t) -> u64 {
+    /// `None` if the call fails, which no Linux since 2.6.32 does; callers
+    /// then fall back to `Instant`.
+    fn read(clock: libc::clockid_t) -> Option<u64> {
         let mut now = libc::timespec {
             tv_sec: 0,
             tv_nsec: 0,
         };
-        // SAFETY: `now` is a valid, writable timespec, and both clock ids
-        // exist on every Linux since 2.6.32. On an error the call leaves
-        // `now` zeroed, which reads as "no time has passed": a token then
-        // looks stale, never fresh.
-        unsafe { libc::clock_gettime(clock, &mut now) };
-        let secs = u64::try_from(now.tv_sec).unwrap_or(0);
-        let subsec = u64::try_from(now.tv_nsec).unwrap_or(0);
-        secs.saturating_mul(1_000_000_000).saturating_add(subsec)
+        // SAFETY: `now` is a valid, writable timespec that outlives the
+        // call, which writes nothing else.
+        let status = unsafe { libc::clock_gettime(clock, &mut now) };
+        if status != 0 {
+            return None;
+        }
+        let secs = u64::try_from(now.tv_sec).ok()?;
+        let subsec = u64::try_from(now.tv_nsec).ok()?;
+        Some(secs.saturating_mul(1_000_000_000).saturating_add(subsec))
     }
 
     #[inline]
-    pub fn coarse_nanos() -> u64 {
+    pub fn coarse_nanos() -> Option<u64> {
         read(libc::CLOCK_MONOTONIC_COARSE)
     }
 
-    pub fn precise_nanos() -> u64 {
+    pub fn precise_nanos() -> Option<u64> {
         read(libc::CLOCK_MONOTONIC)
     }
 }

@@ -109,9 +109,9 @@ pub enum Error {
     #[error("the token fetcher panicked")]
     FetchPanicked,
 
-    /// The fetch task was dropped before it finished, because the Tokio
-    /// runtime it ran on shut down; the next call starts a new fetch.
-    #[error("the token fetch was cancelled: its runtime shut down")]
+    /// The fetch task stopped before it finished, most likely because the
+    /// Tokio runtime it ran on shut down; the next call starts a new fetch.
+    #[error("the token fetch stopped before it finished")]
     FetchCancelled,
 
     /// A user-defined fetcher failed.

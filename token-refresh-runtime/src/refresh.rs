@@ -59,6 +59,41 @@ enum Next {
     Wait(Flight),
 }
 
+/// What a failed fetch left behind, for its log event.
+struct Held {
+    backoff: Duration,
+    /// How long the current token stays valid, if it is.
+    valid_for: Option<Duration>,
+}
+
+impl Held {
+    /// Logs the failure: a warning when a valid token absorbs it, since
+    /// callers do not see it yet but will if it goes on.
+    fn log(&self, error: &Error, elapsed_ms: u64) {
+        let retry_in_ms = self.backoff.as_millis() as u64;
+        let class = error.class();
+        let code = error.oauth().map(|oauth| oauth.error.as_str());
+        match self.valid_for {
+            Some(valid_for) => tracing::warn!(
+                error.class = class,
+                error.code = code,
+                error = %error,
+                retry_in_ms,
+                valid_for_secs = valid_for.as_secs(),
+                "token refresh failed; the current token is still valid and stays in use"
+            ),
+            None => tracing::debug!(
+                elapsed_ms,
+                error.class = class,
+                error.code = code,
+                error = %error,
+                retry_in_ms,
+                "token fetch failed"
+            ),
+        }
+    }
+}
+
 impl<F: FetchToken> Shared<F> {
     /// The future behind a call that did not find a fresh token.
     #[cold]
@@ -67,6 +102,8 @@ impl<F: FetchToken> Shared<F> {
         Box::pin(self.refresh(Mode::Ensure))
     }
 
+    /// Joins or starts a fetch as `mode` asks and waits for it if the
+    /// current token cannot serve meanwhile.
     pub async fn refresh(self: &Arc<Self>, mode: Mode) -> Result<(), Error> {
         let mut flight = match self.join_or_start(mode)? {
             Next::Ready => return Ok(()),
@@ -106,11 +143,11 @@ impl<F: FetchToken> Shared<F> {
         let valid = ensure && current.as_ref().is_some_and(|c| c.is_valid(now));
         // A flight whose task is gone (its runtime shut down) is dead.
         if let Some(flight) = state.flight.as_ref().filter(|f| f.has_changed().is_ok()) {
-            return Ok(if usable {
-                Next::Ready
-            } else {
-                Next::Wait(flight.clone())
-            });
+            if !usable {
+                return Ok(Next::Wait(flight.clone()));
+            }
+            self.serve_current_until_usable(&current);
+            return Ok(Next::Ready);
         }
         if let Some(failure) = &state.failure {
             if ensure && now < failure.retry_at {
@@ -121,19 +158,30 @@ impl<F: FetchToken> Shared<F> {
                 };
             }
         }
-        let flight = self.start_fetch()?;
+        let flight = match self.start_fetch() {
+            Ok(flight) => flight,
+            // Without a runtime to fetch on, a usable token still serves.
+            Err(err) if usable => {
+                tracing::warn!(error = %err, "cannot refresh ahead; using the current token");
+                return Ok(Next::Ready);
+            }
+            Err(err) => return Err(err),
+        };
         state.flight = Some(flight.clone());
         if !usable {
             return Ok(Next::Wait(flight));
         }
-        // Refreshing ahead: keep callers on the fast path with the current
-        // token until the new one lands or this one stops being usable.
-        if let Some(current) = &*current {
-            self.hot
-                .refresh_at
-                .store(current.usable_until, Ordering::Release);
-        }
+        self.serve_current_until_usable(&current);
         Ok(Next::Ready)
+    }
+
+    /// Refreshing ahead: keeps callers on the fast path with the current
+    /// token until the new one lands or this one stops being usable.
+    fn serve_current_until_usable(&self, current: &Option<Arc<Cached>>) {
+        if let Some(current) = current {
+            let until = current.usable_until;
+            self.hot.refresh_at.store(until, Ordering::Release);
+        }
     }
 
     fn start_fetch(self: &Arc<Self>) -> Result<Flight, Error> {
@@ -149,85 +197,87 @@ impl<F: FetchToken> Shared<F> {
         let previous = self.current.load_full();
         let started = Instant::now();
         tracing::debug!(has_previous = previous.is_some(), "fetching token");
+        let timeout = self.config.fetch_timeout;
+        // The timeout is made inside the guarded future: making one panics
+        // on a runtime without a timer, and that too must reach waiters
+        // as an error.
         let fetch = async {
             let previous = previous.as_deref().map(|c| &c.token);
-            let token = self.fetcher.fetch_token(previous).await?;
+            let fetch = self.fetcher.fetch_token(previous);
+            let token = tokio::time::timeout(timeout, fetch)
+                .await
+                .map_err(|_elapsed| Error::Timeout { after: timeout })??;
             if let Some(hook) = &self.config.on_token {
                 hook(&token);
             }
             Ok(token)
         };
-        let timeout = self.config.fetch_timeout;
-        let result = match CatchUnwind(Box::pin(tokio::time::timeout(timeout, fetch))).await {
-            Ok(Ok(result)) => result,
-            Ok(Err(_elapsed)) => Err(Error::Timeout { after: timeout }),
-            Err(()) => Err(Error::FetchPanicked),
+        let result = CatchUnwind(Box::pin(fetch))
+            .await
+            .unwrap_or(Err(Error::FetchPanicked));
+        let elapsed_ms = started.elapsed().as_millis() as u64;
+        let outcome = match result.and_then(|token| self.cached(token)) {
+            Ok(cached) => {
+                let lifetime_secs = cached.token.lifetime().as_secs();
+                self.store(cached);
+                tracing::debug!(elapsed_ms, lifetime_secs, "token fetched");
+                Ok(())
+            }
+            Err(error) => {
+                let held = self.hold(&error);
+                held.log(&error, elapsed_ms);
+                Err(error)
+            }
         };
-        let outcome = self.record(result, started.elapsed());
         done.send_replace(Some(outcome));
     }
 
-    /// Stores a fetched token, or records a failure and when to retry.
-    fn record(&self, result: Result<Token, Error>, elapsed: Duration) -> Result<(), Error> {
-        let elapsed_ms = elapsed.as_millis() as u64;
+    /// Hands a fetched token to callers and ends the flight.
+    fn store(&self, cached: Cached) {
         let mut state = self.lock_state();
-        // Cleared before anyone is woken, so a caller who tries again
-        // after a failure does not rejoin this flight.
+        // Cleared before anyone is woken, so that a later caller starts a
+        // new fetch rather than rejoining this one.
         state.flight = None;
-        let error = match result.and_then(|token| self.cached(token)) {
-            Ok(cached) => {
-                tracing::debug!(
-                    elapsed_ms,
-                    lifetime_secs = cached.token.lifetime().as_secs(),
-                    "token fetched"
-                );
-                state.failure = None;
-                state.consecutive_failures = 0;
-                let refresh_at = cached.refresh_at;
-                self.current.store(Some(Arc::new(cached)));
-                // Published after the token, so a caller that sees the new
-                // deadline also sees the new token.
-                self.hot.refresh_at.store(refresh_at, Ordering::Release);
-                return Ok(());
-            }
-            Err(error) => error,
-        };
+        state.failure = None;
+        state.consecutive_failures = 0;
+        let refresh_at = cached.refresh_at;
+        self.current.store(Some(Arc::new(cached)));
+        // Published after the token, so a caller that sees the new
+        // deadline also sees the new token.
+        self.hot.refresh_at.store(refresh_at, Ordering::Release);
+    }
+
+    /// Ends the flight with a failure that callers get until the backoff
+    /// has passed, unless a valid token can serve them meanwhile.
+    fn hold(&self, error: &Error) -> Held {
+        let mut state = self.lock_state();
+        state.flight = None;
         self.counters.failures.fetch_add(1, Ordering::Relaxed);
         state.consecutive_failures = state.consecutive_failures.saturating_add(1);
         let backoff = self.config.backoff.delay(state.consecutive_failures);
         let now = self.hot.timeline.now();
         let retry_at = now.saturating_add(nanos(backoff));
-        let retry_in_ms = backoff.as_millis() as u64;
-        let class = error.class();
-        match self.current.load().as_ref().filter(|c| c.is_valid(now)) {
-            Some(current) => {
-                tracing::warn!(
-                    error.class = class,
-                    error = %error,
-                    retry_in_ms,
-                    valid_for_secs = current.token.expires_in().as_secs(),
-                    "token refresh failed; the current token is still valid and stays in use"
-                );
-                // Callers stay on the fast path with this token until the
-                // next attempt is due or the token expires.
-                let until = retry_at.min(current.expires_at);
-                self.hot.refresh_at.store(until, Ordering::Release);
-            }
-            None => tracing::debug!(
-                elapsed_ms,
-                error.class = class,
-                error = %error,
-                retry_in_ms,
-                "token fetch failed"
-            ),
-        }
         state.failure = Some(Failure {
             error: error.clone(),
             retry_at,
         });
-        Err(error)
+        let current = self.current.load();
+        let valid = current.as_ref().filter(|c| c.is_valid(now));
+        if let Some(current) = valid {
+            // Callers stay on the fast path with this token until the next
+            // attempt is due or it expires; a token that is still fresh
+            // (a forced refresh failed) keeps its own refresh point.
+            let until = match now < current.refresh_at {
+                true => current.refresh_at,
+                false => retry_at.min(current.expires_at),
+            };
+            self.hot.refresh_at.store(until, Ordering::Release);
+        }
+        Held {
+            backoff,
+            valid_for: valid.map(|c| c.token.expires_in()),
+        }
     }
-
     /// Prepares a fetched token for callers. The margins never exceed a
     /// fixed share of the token's own lifetime, so a short-lived token is
     /// used for half its life rather than refreshed on every call.
@@ -254,6 +304,8 @@ impl<F: FetchToken> Shared<F> {
         })
     }
 
+    /// Revokes the current token if it is `rejected`. Under the state lock,
+    /// so it cannot race a fetch storing the token that replaces it.
     pub fn invalidate(&self, rejected: &HeaderValue) -> bool {
         let _state = self.lock_state();
         let current = self.current.load();
@@ -270,8 +322,9 @@ impl<F: FetchToken> Shared<F> {
     }
 
     fn lock_state(&self) -> MutexGuard<'_, State> {
-        // Nothing panics while holding the lock, but a poisoned lock
-        // must not take the cache down with it.
+        // The lock guards plain bookkeeping; should anything panic while
+        // holding it, the state is still consistent, so poisoning is
+        // ignored rather than taking the cache down.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }

@@ -466,6 +466,41 @@ async fn force_refresh_fetches_a_fresh_token_and_joins_a_fetch_in_flight() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_failed_forced_refresh_leaves_a_fresh_token_alone() {
+    let (cache, count) = cache(vec![issue(3600), Step::Fail]);
+    cache.ensure_fresh().await.unwrap();
+    assert!(cache.force_refresh().await.is_err());
+    // Long past the backoff, the token is still fresh: no caller starts
+    // another fetch until its refresh margin.
+    for _ in 0..100 {
+        tokio::time::advance(Duration::from_secs(10)).await;
+        cache.ensure_fresh().await.unwrap();
+        settle().await;
+    }
+    assert_eq!(calls(&count), 2);
+    assert_eq!(cache.authorization().unwrap(), "Bearer token-1");
+}
+
+#[test]
+fn a_usable_token_serves_outside_a_runtime_when_no_refresh_can_start() {
+    let (fetcher, count) = Scripted::new(vec![issue(2)]);
+    let cache = TokenCache::new(fetcher);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(cache.ensure_fresh()).unwrap();
+    drop(runtime);
+    // Into the refresh window (the second half of the 2 s lifetime) but
+    // before the expiry margin (its last half second).
+    std::thread::sleep(Duration::from_millis(1100));
+    let mut fresh = pin!(cache.ensure_fresh());
+    let mut cx = Context::from_waker(Waker::noop());
+    assert!(matches!(fresh.as_mut().poll(&mut cx), Poll::Ready(Ok(()))));
+    assert_eq!(calls(&count), 1);
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_zero_lifetime_token_serves_its_call_and_is_refetched_next_time() {
     let (cache, count) = cache(vec![issue(0)]);
     cache.ensure_fresh().await.unwrap();
@@ -520,6 +555,9 @@ fn invalid_settings_are_refused() {
     let (b, _) = builder(vec![issue(60)]);
     let b = b.retry_backoff(Duration::ZERO, Duration::from_secs(1));
     assert!(refused(b).contains("backoff"));
+    let (b, _) = builder(vec![issue(60)]);
+    let b = b.retry_backoff(Duration::from_secs(2), Duration::from_secs(1));
+    assert!(refused(b).contains("longest retry backoff"));
 }
 
 #[test]

@@ -207,7 +207,12 @@ fn bad_settings_are_typed_errors() {
             .unwrap_err()
     };
     let second = Duration::from_secs(1);
+    let zero_lifetime = Endpoint::builder("https://auth.test/token")
+        .default_lifetime(Duration::ZERO)
+        .build()
+        .unwrap_err();
     for err in [
+        zero_lifetime,
         build("not a url", CLIENT_ID, second),
         build("http://auth.test/token", CLIENT_ID, second),
         build("https://auth.test/token", "", second),

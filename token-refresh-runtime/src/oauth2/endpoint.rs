@@ -208,7 +208,9 @@ impl EndpointBuilder {
     }
 
     /// Builds the endpoint. Fails with [`Error::InvalidConfig`] for a bad
-    /// URL, an empty client id or a zero timeout.
+    /// URL (not absolute, plain `http` off loopback, credentials or a
+    /// fragment in it), an empty client id, or a zero timeout or default
+    /// lifetime.
     pub fn build(self) -> Result<Endpoint, Error> {
         let url = token_url(&self.url, self.allow_http)?;
         if self.auth.id() == Some("") {
@@ -217,6 +219,11 @@ impl EndpointBuilder {
         if self.timeout.is_zero() {
             return Err(invalid_config(
                 "the request timeout must be longer than zero",
+            ));
+        }
+        if self.default_lifetime.is_zero() {
+            return Err(invalid_config(
+                "the default lifetime must be longer than zero",
             ));
         }
         let http = match self.http {
@@ -244,6 +251,16 @@ fn invalid_config(reason: &'static str) -> Error {
 fn token_url(url: &str, allow_http: bool) -> Result<Url, Error> {
     let url =
         Url::parse(url).map_err(|_| invalid_config("the token URL is not a valid absolute URL"))?;
+    // Credentials in the URL would be stripped from the request, and
+    // printed wherever the URL is; a fragment is never sent at all.
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(invalid_config(
+            "the token URL must not carry credentials; use `client_auth`",
+        ));
+    }
+    if url.fragment().is_some() {
+        return Err(invalid_config("the token URL must not have a `#fragment`"));
+    }
     match url.scheme() {
         "https" => Ok(url),
         "http" if allow_http || is_loopback(&url) => Ok(url),
@@ -399,6 +416,8 @@ mod tests {
         assert!(token_url("http://auth.example.test/token", true).is_ok());
         assert!(token_url("ftp://127.0.0.1/token", true).is_err());
         assert!(token_url("/token", false).is_err());
+        assert!(token_url("https://id:pw@auth.test/token", false).is_err());
+        assert!(token_url("https://auth.test/token#part", false).is_err());
     }
 
     #[test]

@@ -89,10 +89,27 @@ fn object(body: &[u8], content_type: Option<&str>) -> Option<Map<String, Value>>
     )
 }
 
+/// Names that mark a body as carrying credentials: such a body is never
+/// previewed, whatever else it looks like (a proxy's error page may echo
+/// the request it refused).
+const SECRET_NAMES: [&str; 6] = [
+    "access_token",
+    "refresh_token",
+    "id_token",
+    "client_secret",
+    "password",
+    "assertion",
+];
+
 /// The start of a body that is not a token response, printable and short,
 /// so an error can say what came back (an HTML error page, a portal).
+/// Empty for a body that may carry credentials.
 fn preview(body: &[u8]) -> String {
     const MAX_CHARS: usize = 80;
+    let lowered = String::from_utf8_lossy(body).to_ascii_lowercase();
+    if SECRET_NAMES.iter().any(|name| lowered.contains(name)) {
+        return String::new();
+    }
     let text = String::from_utf8_lossy(&body[..body.len().min(4 * MAX_CHARS)]);
     let mut words = text.split_whitespace().collect::<Vec<_>>().join(" ");
     if let Some((cut, _)) = words.char_indices().nth(MAX_CHARS) {
@@ -126,6 +143,9 @@ fn token(object: &Map<String, Value>, cx: ParseContext<'_>) -> Result<Token, Err
         None => jwt_lifetime(&access_token).unwrap_or(cx.default_lifetime),
     };
     let mut token = Token::new_at(access_token, cx.sent_at, lifetime);
+    if let Some(Value::String(kind)) = object.get("token_type") {
+        token = token.with_token_type(kind.clone());
+    }
     match object.get("refresh_token") {
         Some(Value::String(refresh)) if !refresh.is_empty() => {
             token = token.with_refresh_token(refresh.clone());
@@ -275,6 +295,17 @@ mod tests {
             (502, "<html>Bad Gateway</html>")
         );
         assert!(err.is_retryable());
+    }
+
+    #[test]
+    fn a_page_that_names_a_credential_is_never_previewed() {
+        let page = b"<html>blocked: grant_type=password&password=hunter2</html>";
+        let html = ParseContext {
+            content_type: Some("text/html"),
+            ..cx(403)
+        };
+        let err = parse(page, html).unwrap_err();
+        assert!(matches!(&err, Error::HttpStatus { status: 403, preview } if preview.is_empty()));
     }
 
     #[test]
