@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use super::assertion::AssertionKey;
 use super::endpoint::{Endpoint, Form};
+use super::params::{Params, params_methods};
 use crate::{Error, FetchToken, Token, UserPassword};
 
 /// A grant: what goes in the form of its token request. Sealed; the
@@ -20,64 +21,6 @@ pub trait Grant: Send + Sync + 'static + private::Sealed {
 
 mod private {
     pub trait Sealed {}
-}
-
-/// The request parameters most grants accept.
-#[derive(Debug, Clone, Default)]
-struct Params {
-    scope: Option<String>,
-    audience: Option<String>,
-    resources: Vec<String>,
-    extra: Vec<(String, String)>,
-}
-
-impl Params {
-    fn append_to(&self, form: &mut Form) {
-        let mut push = |k: &str, v: &str| form.push((k.to_owned(), v.to_owned()));
-        if let Some(scope) = &self.scope {
-            push("scope", scope);
-        }
-        if let Some(audience) = &self.audience {
-            push("audience", audience);
-        }
-        for resource in &self.resources {
-            push("resource", resource);
-        }
-        for (k, v) in &self.extra {
-            push(k, v);
-        }
-    }
-}
-
-/// Builder methods for the parameters every grant here accepts.
-macro_rules! params_methods {
-    () => {
-        /// The space-separated scopes to ask for. Default: none, so the
-        /// server grants its default scope.
-        pub fn scope(mut self, scope: impl Into<String>) -> Self {
-            self.params.scope = Some(scope.into());
-            self
-        }
-
-        /// The `audience` parameter, which some providers (Auth0, Okta)
-        /// use to pick the API the token is for.
-        pub fn audience(mut self, audience: impl Into<String>) -> Self {
-            self.params.audience = Some(audience.into());
-            self
-        }
-
-        /// Adds a `resource` indicator (RFC 8707); may be repeated.
-        pub fn resource(mut self, resource: impl Into<String>) -> Self {
-            self.params.resources.push(resource.into());
-            self
-        }
-
-        /// Adds any other form parameter the provider wants.
-        pub fn param(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-            self.params.extra.push((name.into(), value.into()));
-            self
-        }
-    };
 }
 
 /// Implements `FetchToken` for a grant by sending its form.

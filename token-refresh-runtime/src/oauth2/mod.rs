@@ -9,6 +9,7 @@
 mod assertion;
 mod endpoint;
 mod grants;
+mod params;
 mod refresh_token;
 mod response;
 

@@ -6,6 +6,7 @@ use std::sync::{Mutex, PoisonError};
 
 use super::endpoint::Endpoint;
 use super::grants::Grant;
+use super::params::{Params, params_methods};
 use crate::{Error, FetchToken, RefreshToken, Token};
 
 /// Fetches tokens with a refresh token, keeping the newest one.
@@ -33,7 +34,7 @@ use crate::{Error, FetchToken, RefreshToken, Token};
 /// ```
 pub struct RefreshTokenGrant {
     endpoint: Endpoint,
-    scope: Option<String>,
+    params: Params,
     /// The newest refresh token; `None` before the first one or after it
     /// was rejected.
     refresh_token: Mutex<Option<RefreshToken>>,
@@ -44,7 +45,7 @@ impl fmt::Debug for RefreshTokenGrant {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RefreshTokenGrant")
             .field("endpoint", &self.endpoint)
-            .field("scope", &self.scope)
+            .field("params", &self.params)
             .field("has_refresh_token", &self.current_refresh_token().is_some())
             .field("has_fallback", &self.fallback.is_some())
             .finish()
@@ -56,7 +57,7 @@ impl RefreshTokenGrant {
     pub fn new(endpoint: Endpoint) -> Self {
         RefreshTokenGrant {
             endpoint,
-            scope: None,
+            params: Params::default(),
             refresh_token: Mutex::new(None),
             fallback: None,
         }
@@ -68,12 +69,7 @@ impl RefreshTokenGrant {
         self
     }
 
-    /// The scopes to ask for on refresh; by default the server keeps the
-    /// scopes originally granted.
-    pub fn scope(mut self, scope: impl Into<String>) -> Self {
-        self.scope = Some(scope.into());
-        self
-    }
+    params_methods!();
 
     /// The grant used when there is no refresh token, or it was rejected:
     /// for example [`Password`](super::Password) or
@@ -99,9 +95,7 @@ impl RefreshTokenGrant {
             ("grant_type".into(), "refresh_token".into()),
             ("refresh_token".into(), refresh_token.secret().to_owned()),
         ];
-        if let Some(scope) = &self.scope {
-            form.push(("scope".into(), scope.clone()));
-        }
+        self.params.append_to(&mut form);
         self.endpoint.request(form).await
     }
 
