@@ -24,7 +24,7 @@ pub(crate) fn refresh_token(args: TokenStream, input: TokenStream) -> TokenStrea
     let args = Args::parse_tokens(args);
     let expanded: Expansion = match syn::parse2::<Item>(input.clone()) {
         Ok(Item::Impl(item)) => expand_impl(args, item),
-        Ok(Item::Fn(item)) => expand_method(args, item).map_err(|err| (err, input)),
+        Ok(Item::Fn(item)) => expand_method(args, item),
         Ok(item) => Err((misplaced(args, &item), input)),
         Err(err) => Err((err, input)),
     };
@@ -57,7 +57,14 @@ fn misplaced(args: Result<Args>, item: &Item) -> Error {
 /// ```text
 /// async fn get(&self, id: u32) -> Result<User, ApiError> { refresh; body }
 /// ```
-fn expand_method(args: Result<Args>, mut method: ItemFn) -> Result<TokenStream> {
+///
+/// On a misuse the method comes back unchanged but for any further
+/// `#[refresh_token]` on it, which would otherwise run on its own and
+/// report the same errors again.
+fn expand_method(
+    args: Result<Args>,
+    mut method: ItemFn,
+) -> std::result::Result<TokenStream, (Error, TokenStream)> {
     let extra = args::take_refresh_attrs(&mut method.attrs);
     let checks = valid::both(
         args.and_then(valid::standalone_args),
@@ -66,7 +73,10 @@ fn expand_method(args: Result<Args>, mut method: ItemFn) -> Result<TokenStream> 
             valid::no_duplicates(&extra),
         ),
     );
-    let (args, (target, ())) = checks?;
+    let (args, (target, ())) = match checks {
+        Ok(checked) => checked,
+        Err(err) => return Err((err, method.into_token_stream())),
+    };
     let plan = Plan {
         target,
         cache: args.cache.map(|cache| cache.member),

@@ -21,7 +21,10 @@ use proc_macro::TokenStream;
 /// body. A token that cannot be had ends the call early with the method's
 /// own error, made with `From<token_refresh::Error>`.
 ///
-/// ```ignore
+/// (This crate cannot compile its own examples, since they need
+/// `token_refresh`; the same example is compiled in that crate's tests.)
+///
+/// ```text
 /// use token_refresh::{refresh_token, Error, FetchToken, HasTokenCache, TokenCache};
 ///
 /// struct Client<F> {
@@ -75,10 +78,13 @@ use proc_macro::TokenStream;
 ///
 /// `user` above is the same as this hand-written method:
 ///
-/// ```ignore
+/// ```text
 /// async fn user(&self, id: u32) -> Result<String, ApiError> {
-///     if let Err(err) = self.token_cache().ensure_fresh().await {
-///         return Err(ApiError::from(err));
+///     {
+///         let cache = HasTokenCache::token_cache(&*self);
+///         if let Err(err) = cache.ensure_fresh().await {
+///             return Err(ApiError::from(err));
+///         }
 ///     }
 ///     let auth = self.tokens.authorization()?;
 ///     // ...
