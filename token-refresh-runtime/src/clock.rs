@@ -38,37 +38,43 @@ pub enum Clock {
 /// A [`Clock`] bound to an origin.
 #[derive(Debug)]
 pub(crate) struct Timeline {
-    clock: Clock,
+    source: Source,
     /// The origin as an `Instant`, for converting token deadlines.
     origin: Instant,
-    /// The origin as the raw reading of the system clock, if it could be
-    /// read.
+}
+
+/// Where `now()` reads, chosen once so the hot path does not branch on
+/// failures.
+#[derive(Debug, Clone, Copy)]
+enum Source {
+    /// The coarse system clock, and its reading at the origin.
     #[cfg(any(target_os = "linux", target_os = "android"))]
-    origin_raw: Option<u64>,
+    Coarse { origin_raw: u64 },
+    /// `std::time::Instant`: the system clock elsewhere, or where the
+    /// coarse clock cannot be read.
+    Instant,
+    /// Tokio's clock.
+    Tokio,
 }
 
 impl Timeline {
     pub fn new(clock: Clock) -> Self {
-        Timeline {
-            clock,
-            origin: Instant::now(),
-            #[cfg(any(target_os = "linux", target_os = "android"))]
-            origin_raw: sys::precise_nanos(),
-        }
+        let origin = Instant::now();
+        let source = match clock {
+            Clock::System => system_source(),
+            Clock::Tokio => Source::Tokio,
+        };
+        Timeline { source, origin }
     }
 
     /// Nanoseconds since the origin.
     #[inline]
     pub fn now(&self) -> u64 {
-        match self.clock {
+        match self.source {
             #[cfg(any(target_os = "linux", target_os = "android"))]
-            Clock::System => match (self.origin_raw, sys::coarse_nanos()) {
-                (Some(origin), Some(now)) => now.saturating_sub(origin),
-                _ => self.since_origin(Instant::now()),
-            },
-            #[cfg(not(any(target_os = "linux", target_os = "android")))]
-            Clock::System => self.since_origin(std::time::Instant::now().into()),
-            Clock::Tokio => self.since_origin(Instant::now()),
+            Source::Coarse { origin_raw } => sys::coarse_nanos().saturating_sub(origin_raw),
+            Source::Instant => self.since_origin(std::time::Instant::now().into()),
+            Source::Tokio => self.since_origin(Instant::now()),
         }
     }
 
@@ -79,6 +85,22 @@ impl Timeline {
     }
 }
 
+/// The coarse clock if both it and the precise clock answer now; they
+/// then always will, since `clock_gettime` fails only for a clock the
+/// kernel lacks.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn system_source() -> Source {
+    match (sys::try_precise_nanos(), sys::try_coarse_nanos()) {
+        (Some(origin_raw), Some(_)) => Source::Coarse { origin_raw },
+        _ => Source::Instant,
+    }
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn system_source() -> Source {
+    Source::Instant
+}
+
 /// A duration in nanoseconds. u64 nanoseconds last 584 years, far beyond
 /// `Token::MAX_LIFETIME`; anything longer saturates.
 pub(crate) fn nanos(duration: Duration) -> u64 {
@@ -87,10 +109,10 @@ pub(crate) fn nanos(duration: Duration) -> u64 {
 
 #[cfg(any(target_os = "linux", target_os = "android"))]
 mod sys {
-    /// `Instant` reads `CLOCK_MONOTONIC`; the coarse clock is the same
-    /// clock at tick resolution, so readings of the two share an origin.
-    /// `None` if the call fails, which no Linux since 2.6.32 does; callers
-    /// then fall back to `Instant`.
+    /// Reads `clock`; `None` if the kernel does not have it. `Instant`
+    /// reads `CLOCK_MONOTONIC`, and the coarse clock is the same clock at
+    /// tick resolution, so readings of the two share an origin.
+    #[inline]
     fn read(clock: libc::clockid_t) -> Option<u64> {
         let mut now = libc::timespec {
             tv_sec: 0,
@@ -99,20 +121,24 @@ mod sys {
         // SAFETY: `now` is a valid, writable timespec that outlives the
         // call, which writes nothing else.
         let status = unsafe { libc::clock_gettime(clock, &mut now) };
-        if status != 0 {
-            return None;
-        }
-        let secs = u64::try_from(now.tv_sec).ok()?;
-        let subsec = u64::try_from(now.tv_nsec).ok()?;
-        Some(secs.saturating_mul(1_000_000_000).saturating_add(subsec))
+        // A monotonic clock never reads negative; the casts are exact.
+        let nanos = (now.tv_sec as u64)
+            .saturating_mul(1_000_000_000)
+            .saturating_add(now.tv_nsec as u64);
+        (status == 0).then_some(nanos)
     }
 
+    /// The coarse clock, known to work: `Timeline` checked it first.
     #[inline]
-    pub fn coarse_nanos() -> Option<u64> {
+    pub fn coarse_nanos() -> u64 {
+        read(libc::CLOCK_MONOTONIC_COARSE).unwrap_or(0)
+    }
+
+    pub fn try_coarse_nanos() -> Option<u64> {
         read(libc::CLOCK_MONOTONIC_COARSE)
     }
 
-    pub fn precise_nanos() -> Option<u64> {
+    pub fn try_precise_nanos() -> Option<u64> {
         read(libc::CLOCK_MONOTONIC)
     }
 }
