@@ -254,7 +254,13 @@ impl<F: FetchToken> Shared<F> {
         state.flight = None;
         self.counters.failures.fetch_add(1, Ordering::Relaxed);
         state.consecutive_failures = state.consecutive_failures.saturating_add(1);
-        let backoff = self.config.backoff.delay(state.consecutive_failures);
+        // A timeout has already waited out its deadline, and a panic is
+        // the fetcher's fault, not the server's: the next call may try
+        // again at once. Anything else waits out the backoff.
+        let backoff = match error {
+            Error::Timeout { .. } | Error::FetchPanicked => Duration::ZERO,
+            _ => self.config.backoff.delay(state.consecutive_failures),
+        };
         let now = self.hot.timeline.now();
         let retry_at = now.saturating_add(nanos(backoff));
         state.failure = Some(Failure {
