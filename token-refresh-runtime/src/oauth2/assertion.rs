@@ -124,8 +124,10 @@ impl AssertionKey {
     }
 }
 
-/// 128 random bits in hex. `RandomState` is seeded from the operating
-/// system, and each instance differs: unique enough for a `jti`.
+/// 32 hex digits that differ for every call: two SipHash outputs under
+/// fresh `RandomState` keys, which std seeds from the operating system
+/// once per thread and then advances. Unique, which is all a `jti` needs;
+/// not a source of secrets.
 fn unique_id() -> String {
     let high = RandomState::new().hash_one(1u8);
     let low = RandomState::new().hash_one(2u8);

@@ -287,37 +287,9 @@ fn is_loopback(url: &Url) -> bool {
 impl Endpoint {
     /// Sends one token request with the grant's `form` and reads the
     /// answer.
-    pub(crate) async fn request(&self, mut form: Form) -> Result<Token, Error> {
-        let mut request = self
-            .http
-            .post(self.url.clone())
-            .header(ACCEPT, HeaderValue::from_static("application/json"))
-            .timeout(self.timeout);
-        match &self.auth.0 {
-            Auth::None => {}
-            Auth::Public { id } => form.push(("client_id".into(), id.clone())),
-            Auth::Basic { id, secret } => {
-                let secret = form_encode(secret.secret());
-                request = request.basic_auth(form_encode(id), Some(secret));
-            }
-            Auth::Post { id, secret } => {
-                form.push(("client_id".into(), id.clone()));
-                form.push(("client_secret".into(), secret.secret().to_owned()));
-            }
-            Auth::Jwt { id, key } => {
-                let assertion = key.client_assertion(id, self.url.as_str())?;
-                form.push(("client_id".into(), id.clone()));
-                form.push(("client_assertion_type".into(), JWT_BEARER_CLIENT.into()));
-                form.push(("client_assertion".into(), assertion));
-            }
-        }
-        let body = form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(&form)
-            .finish();
-        let request = request
-            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .body(body);
+    pub(crate) async fn request(&self, form: Form) -> Result<Token, Error> {
         let sent_at = Instant::now();
+        let request = self.build(form)?;
         let mut response = request.send().await.map_err(|e| self.transport(e))?;
         self.refuse_redirects(&response)?;
         let status = response.status().as_u16();
@@ -334,6 +306,40 @@ impl Endpoint {
             default_lifetime: self.default_lifetime,
         };
         response::parse(&body, cx)
+    }
+
+    /// The `POST` of `form`, with the client's authentication added.
+    fn build(&self, mut form: Form) -> Result<reqwest::RequestBuilder, Error> {
+        let mut request = self
+            .http
+            .post(self.url.clone())
+            .header(ACCEPT, HeaderValue::from_static("application/json"))
+            .timeout(self.timeout);
+        let mut push = |k: &str, v: String| form.push((k.to_owned(), v));
+        match &self.auth.0 {
+            Auth::None => {}
+            Auth::Public { id } => push("client_id", id.clone()),
+            Auth::Basic { id, secret } => {
+                let secret = form_encode(secret.secret());
+                request = request.basic_auth(form_encode(id), Some(secret));
+            }
+            Auth::Post { id, secret } => {
+                push("client_id", id.clone());
+                push("client_secret", secret.secret().to_owned());
+            }
+            Auth::Jwt { id, key } => {
+                let assertion = key.client_assertion(id, self.url.as_str())?;
+                push("client_id", id.clone());
+                push("client_assertion_type", JWT_BEARER_CLIENT.to_owned());
+                push("client_assertion", assertion);
+            }
+        }
+        let body = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(&form)
+            .finish();
+        Ok(request
+            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(body))
     }
 
     /// A redirect answer is an error, and so is an answer from elsewhere,
