@@ -249,11 +249,7 @@ async fn a_rotated_refresh_token_replaces_the_old_one_in_the_next_request() {
         (access(&second), refresh(&second)),
         ("at-canary-2", Some("rt-canary-3"))
     );
-    let sent: Vec<_> = server
-        .requests()
-        .iter()
-        .map(|r| r.param("refresh_token"))
-        .collect();
+    let sent: Vec<_> = server.sent("refresh_token");
     assert_eq!(sent, ["rt-canary-1", "rt-canary-2"]);
 }
 
@@ -273,11 +269,7 @@ async fn a_response_without_a_refresh_token_keeps_the_old_one() {
         (access(&second), refresh(&second)),
         ("at-canary-2", Some("rt-canary-1"))
     );
-    let sent: Vec<_> = server
-        .requests()
-        .iter()
-        .map(|r| r.param("refresh_token"))
-        .collect();
+    let sent: Vec<_> = server.sent("refresh_token");
     assert_eq!(sent, ["rt-canary-1", "rt-canary-1"]);
 }
 
@@ -324,11 +316,7 @@ async fn a_failure_other_than_invalid_grant_keeps_the_refresh_token() {
     );
     let token = grant.fetch_token(None).await.unwrap();
     assert_eq!(refresh(&token), Some("rt-canary-1"));
-    let sent: Vec<_> = server
-        .requests()
-        .iter()
-        .map(|r| r.param("refresh_token"))
-        .collect();
+    let sent: Vec<_> = server.sent("refresh_token");
     assert_eq!(sent, ["rt-canary-1", "rt-canary-1"]);
 }
 
@@ -434,11 +422,7 @@ async fn without_a_refresh_token_the_fallback_runs_first_and_its_refresh_token_i
         (access(&second), refresh(&second)),
         ("at-canary-2", Some("rt-canary-2"))
     );
-    let grants: Vec<_> = server
-        .requests()
-        .iter()
-        .map(|r| r.param("grant_type"))
-        .collect();
+    let grants: Vec<_> = server.sent("grant_type");
     assert_eq!(grants, ["password", "refresh_token"]);
     assert_eq!(server.requests()[1].param("refresh_token"), "rt-canary-1");
 }
@@ -568,11 +552,7 @@ async fn the_on_token_hook_sees_every_new_token_before_any_caller_does() {
         ]
     );
     assert_eq!(cache.authorization().unwrap(), "Bearer at-canary-3");
-    let sent: Vec<_> = server
-        .requests()
-        .iter()
-        .map(|r| r.param("refresh_token"))
-        .collect();
+    let sent: Vec<_> = server.sent("refresh_token");
     assert_eq!(sent, ["rt-canary-1", "rt-canary-2", "rt-canary-3"]);
 }
 
@@ -767,11 +747,7 @@ async fn the_jwt_bearer_grant_never_reuses_an_assertion() {
     for _ in 0..3 {
         grant.fetch_token(None).await.unwrap();
     }
-    let assertions: Vec<_> = server
-        .requests()
-        .iter()
-        .map(|r| r.param("assertion"))
-        .collect();
+    let assertions: Vec<_> = server.sent("assertion");
     let jtis: HashSet<_> = assertions
         .iter()
         .map(|a| verify(a, &hs256_decoding(), Algorithm::HS256, &url).1["jti"].to_string())
@@ -840,11 +816,7 @@ async fn every_request_gets_a_new_client_assertion() {
     let grant = ClientCredentials::new(endpoint(&server, auth));
     grant.fetch_token(None).await.unwrap();
     grant.fetch_token(None).await.unwrap();
-    let assertions: Vec<_> = server
-        .requests()
-        .iter()
-        .map(|r| r.param("client_assertion"))
-        .collect();
+    let assertions: Vec<_> = server.sent("client_assertion");
     assert_ne!(assertions[0], assertions[1]);
     let jti = |a: &str| verify(a, &hs256_decoding(), Algorithm::HS256, &url).1["jti"].clone();
     assert_ne!(jti(&assertions[0]), jti(&assertions[1]));

@@ -168,6 +168,11 @@ impl Server {
         self.seen.lock().unwrap().clone()
     }
 
+    /// The form parameter `name` of each request so far, in order.
+    pub fn sent(&self, name: &str) -> Vec<String> {
+        self.requests().iter().map(|r| r.param(name)).collect()
+    }
+
     pub fn count(&self) -> usize {
         self.seen.lock().unwrap().len()
     }
