@@ -21,9 +21,6 @@ use proc_macro::TokenStream;
 /// body. A token that cannot be had ends the call early with the method's
 /// own error, made with `From<token_refresh::Error>`.
 ///
-/// (This crate cannot compile its own examples, since they need
-/// `token_refresh`; the same example is compiled in that crate's tests.)
-///
 /// ```text
 /// use token_refresh::{refresh_token, Error, FetchToken, HasTokenCache, TokenCache};
 ///

@@ -349,8 +349,13 @@ impl<F: FetchToken> TokenCache<F> {
     }
 
     /// The current `Authorization` header value, `Bearer <token>`, marked
-    /// sensitive so HTTP clients keep it out of their logs. Never fetches:
-    /// await [`ensure_fresh`](Self::ensure_fresh) first.
+    /// sensitive so HTTP clients keep it out of their logs.
+    ///
+    /// It never fetches and never checks expiry: it returns whatever the
+    /// cache holds, which may have expired unless
+    /// [`ensure_fresh`](Self::ensure_fresh) has just succeeded. Methods
+    /// under `#[refresh_token]` have done that; a method it skips (not
+    /// `async`, or marked `skip`) has not.
     pub fn authorization(&self) -> Result<HeaderValue, Error> {
         match &*self.shared.current.load() {
             Some(cached) => Ok(cached.authorization.clone()),

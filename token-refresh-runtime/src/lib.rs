@@ -29,6 +29,10 @@ pub use crate::fetch::FetchToken;
 pub use crate::secret::{AccessToken, ClientSecret, RefreshToken, UserPassword};
 pub use crate::token::Token;
 
+/// The HTTP client the fetchers use, re-exported so that a client you
+/// build for them is always of the version they expect.
+pub use reqwest;
+
 /// Support for the code `#[refresh_token]` generates. Not public API.
 #[doc(hidden)]
 pub mod __private {

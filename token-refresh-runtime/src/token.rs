@@ -1,5 +1,6 @@
 //! [`Token`]: an access token with its expiry and what came with it.
 
+use std::fmt;
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -23,7 +24,7 @@ use crate::secret::{AccessToken, RefreshToken};
 /// assert_eq!(token.scopes(), ["read", "write"]);
 /// assert!(!format!("{token:?}").contains("eyJhbGciOi"));
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Token {
     access_token: AccessToken,
     token_type: String,
@@ -31,6 +32,19 @@ pub struct Token {
     expires_at: Instant,
     refresh_token: Option<RefreshToken>,
     scopes: Vec<String>,
+}
+
+impl fmt::Debug for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Token")
+            .field("access_token", &self.access_token)
+            .field("token_type", &self.token_type)
+            .field("lifetime", &self.lifetime())
+            .field("expires_in", &self.expires_in())
+            .field("refresh_token", &self.refresh_token)
+            .field("scopes", &self.scopes)
+            .finish()
+    }
 }
 
 impl Token {

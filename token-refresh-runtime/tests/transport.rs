@@ -170,7 +170,7 @@ fn plain_http_to_a_host_that_is_not_loopback_is_refused() {
         assert_eq!(
             err.to_string(),
             "invalid configuration: the token URL uses `http` on a host that is not loopback; \
-             use `https` or opt in with `allow_http()`",
+             use `https` or opt in with `Endpoint::builder(url).allow_http()`",
             "{url}"
         );
     }

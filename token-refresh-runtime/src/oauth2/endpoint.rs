@@ -266,7 +266,7 @@ fn token_url(url: &str, allow_http: bool) -> Result<Url, Error> {
         "http" if allow_http || is_loopback(&url) => Ok(url),
         "http" => Err(invalid_config(
             "the token URL uses `http` on a host that is not loopback; \
-             use `https` or opt in with `allow_http()`",
+             use `https` or opt in with `Endpoint::builder(url).allow_http()`",
         )),
         _ => Err(invalid_config(
             "the token URL must use `https` (or `http` on loopback)",
