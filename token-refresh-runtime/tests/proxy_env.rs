@@ -13,7 +13,7 @@ use token_refresh_runtime::FetchToken;
 use token_refresh_runtime::oauth2::{ClientAuth, ClientCredentials, Endpoint};
 
 #[test]
-fn the_default_client_sends_token_requests_through_the_proxy_from_the_environment() {
+fn the_default_client_honours_the_proxy_environment_except_on_loopback() {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -51,6 +51,30 @@ fn the_default_client_sends_token_requests_through_the_proxy_from_the_environmen
     assert_eq!(seen.load(Ordering::SeqCst), 1);
     let targets = targets.lock().unwrap().clone();
     assert_eq!(targets, ["http://token.invalid/token"]);
+
+    // A loopback token URL is reached directly, never through the proxy:
+    // plain `http` is allowed there only because nothing crosses a
+    // network.
+    let direct = runtime.block_on(async {
+        let app = Router::new().fallback(|| async {
+            let json = r#"{"access_token":"direct","expires_in":60}"#;
+            ([(header::CONTENT_TYPE, "application/json")], json)
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        address
+    });
+    let endpoint = Endpoint::new(&format!("http://{direct}/token"), "id", "secret").unwrap();
+    let token = runtime
+        .block_on(ClientCredentials::new(endpoint).fetch_token(None))
+        .unwrap();
+    assert_eq!(token.access_token().secret(), "direct");
+    assert_eq!(
+        seen.load(Ordering::SeqCst),
+        1,
+        "the proxy saw a loopback request"
+    );
 }
 
 type Seen = (Arc<AtomicUsize>, Arc<std::sync::Mutex<Vec<String>>>);

@@ -598,3 +598,106 @@ async fn every_error_is_lowercase_and_shows_no_secret() {
         ]
     );
 }
+
+// ---------------------------------------------------------------------
+// What a hostile or careless server sends back into errors
+
+#[tokio::test]
+async fn a_success_body_that_is_not_markup_is_never_previewed() {
+    // It may well be the token itself, sent bare.
+    let err = answer(200, Some("text/plain"), "at-canary-bare-token")
+        .await
+        .unwrap_err();
+    assert!(matches!(&err, Error::HttpStatus { status: 200, preview } if preview.is_empty()));
+}
+
+#[tokio::test]
+async fn an_error_page_echoing_credentials_previews_none_of_them() {
+    let page = format!("<html>rejected request with {EXPECTED_BASIC}</html>");
+    let err = answer(400, Some("text/html"), &page).await.unwrap_err();
+    let Error::HttpStatus {
+        status: 400,
+        preview,
+    } = &err
+    else {
+        panic!("{err:?}");
+    };
+    assert_eq!(preview, "<html>rejected request with Basic <redacted>");
+    let page = "<html>Authorization: Bearer at-canary-9 refused</html>";
+    let err = answer(403, Some("text/html"), page).await.unwrap_err();
+    assert!(matches!(&err, Error::HttpStatus { status: 403, preview } if preview.is_empty()));
+}
+
+#[tokio::test]
+async fn an_oauth_description_echoing_the_secret_is_redacted() {
+    let body = format!(
+        r#"{{"error":"invalid_client","error_description":"bad secret {CLIENT_SECRET} or {CLIENT_SECRET_ENCODED}"}}"#
+    );
+    let err = answer(401, Some("application/json"), &body)
+        .await
+        .unwrap_err();
+    let description = err.oauth().unwrap().description.clone().unwrap();
+    assert_eq!(description, "bad secret <redacted> or <redacted>");
+}
+
+#[tokio::test]
+async fn server_text_cannot_forge_log_lines_or_grow_without_bound() {
+    let forged = "nope\r\n2026-01-01T00:00:00Z  WARN forged: line\u{1b}[31m";
+    let long = "x".repeat(1 << 19);
+    let body = serde_json::json!({
+        "error": forged,
+        "error_description": long,
+    })
+    .to_string();
+    let err = answer(400, Some("application/json"), &body)
+        .await
+        .unwrap_err();
+    let oauth = err.oauth().unwrap();
+    assert_eq!(
+        oauth.error,
+        "nope 2026-01-01T00:00:00Z WARN forged: line [31m"
+    );
+    let description = oauth.description.as_deref().unwrap();
+    assert_eq!(description.chars().count(), 256 + "...".len());
+    let kind = r#"{"access_token":"a","token_type":"mac\r\nWARN forged"}"#;
+    let err = answer(200, Some("application/json"), kind)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::UnsupportedTokenType { token_type } if token_type == "mac WARN forged"),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_json_body_after_a_byte_order_mark_is_read() {
+    let body = "\u{feff}{\"access_token\":\"at-canary-1\",\"expires_in\":60}";
+    let token = answer(200, Some("application/json"), body).await.unwrap();
+    assert_eq!(token.lifetime(), Duration::from_secs(60));
+}
+
+#[tokio::test]
+async fn not_modified_is_an_http_status_rather_than_a_redirect() {
+    let err = answer(304, None, "").await.unwrap_err();
+    assert!(
+        matches!(err, Error::HttpStatus { status: 304, .. }),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn an_endpoint_prints_no_header_of_its_http_client() {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert("x-api-key", "key-canary-7".parse().unwrap());
+    let http = reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .unwrap();
+    let endpoint = Endpoint::builder("https://auth.test/token")
+        .http_client(http)
+        .build()
+        .unwrap();
+    let debug = format!("{:?}", ClientCredentials::new(endpoint));
+    assert!(!debug.contains("key-canary"), "{debug}");
+    assert!(debug.contains("https://auth.test/token"), "{debug}");
+}

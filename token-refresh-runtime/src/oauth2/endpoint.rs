@@ -1,6 +1,7 @@
 //! [`Endpoint`]: where token requests go, how the client authenticates,
 //! and the transport policy every grant shares.
 
+use std::fmt;
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -108,7 +109,7 @@ impl ClientAuth {
 /// let endpoint = Endpoint::new("https://auth.example.com/token", "my-client", "s3cret")?;
 /// # Ok::<(), token_refresh_runtime::Error>(())
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Endpoint {
     url: Url,
     http: reqwest::Client,
@@ -117,8 +118,19 @@ pub struct Endpoint {
     default_lifetime: Duration,
 }
 
+/// Leaves out the HTTP client, whose default headers may carry keys.
+impl fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("url", &self.url.as_str())
+            .field("auth", &self.auth)
+            .field("timeout", &self.timeout)
+            .field("default_lifetime", &self.default_lifetime)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Settings for an [`Endpoint`], from [`Endpoint::builder`].
-#[derive(Debug)]
 pub struct EndpointBuilder {
     url: String,
     auth: ClientAuth,
@@ -162,6 +174,16 @@ impl Endpoint {
     /// The client id, if the client authenticates with one.
     pub fn client_id(&self) -> Option<&str> {
         self.auth.id()
+    }
+}
+
+impl fmt::Debug for EndpointBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EndpointBuilder")
+            .field("url", &self.url)
+            .field("auth", &self.auth)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
     }
 }
 
@@ -228,9 +250,7 @@ impl EndpointBuilder {
         }
         let http = match self.http {
             Some(http) => http,
-            None => reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()?,
+            None => default_client(&url)?,
         };
         Ok(Endpoint {
             url,
@@ -240,6 +260,19 @@ impl EndpointBuilder {
             default_lifetime: self.default_lifetime,
         })
     }
+}
+
+/// A client that never follows redirects and honours the proxy
+/// environment variables, except for a loopback token URL: plain `http`
+/// is allowed there because nothing crosses a network, which a proxy
+/// would undo.
+fn default_client(url: &Url) -> Result<reqwest::Client, Error> {
+    let builder = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none());
+    let builder = match is_loopback(url) {
+        true => builder.no_proxy(),
+        false => builder,
+    };
+    Ok(builder.build()?)
 }
 
 fn invalid_config(reason: &'static str) -> Error {
@@ -289,6 +322,7 @@ impl Endpoint {
     /// answer.
     pub(crate) async fn request(&self, form: Form) -> Result<Token, Error> {
         let sent_at = Instant::now();
+        let sent_secrets = self.secrets_in(&form);
         let request = self.build(form)?;
         let mut response = request.send().await.map_err(|e| self.transport(e))?;
         self.refuse_redirects(&response)?;
@@ -304,8 +338,33 @@ impl Endpoint {
             content_type: content_type.as_deref(),
             sent_at,
             default_lifetime: self.default_lifetime,
+            sent_secrets: &sent_secrets,
         };
         response::parse(&body, cx)
+    }
+
+    /// Every credential a request with `form` carries, in each encoding
+    /// it travels in, so that none can come back inside an error.
+    fn secrets_in(&self, form: &Form) -> Vec<String> {
+        const SECRET_KEYS: [&str; 4] = ["password", "refresh_token", "assertion", "client_secret"];
+        let mut secrets: Vec<String> = form
+            .iter()
+            .filter(|(key, _)| SECRET_KEYS.contains(&key.as_str()))
+            .map(|(_, value)| value.clone())
+            .collect();
+        if let Auth::Basic { secret, .. } | Auth::Post { secret, .. } = &self.auth.0 {
+            secrets.push(secret.secret().to_owned());
+        }
+        // As sent in Basic (`%20` for a space) and in a form body (`+`).
+        let encoded: Vec<String> = secrets
+            .iter()
+            .flat_map(|s| {
+                let in_form = form_urlencoded::byte_serialize(s.as_bytes()).collect();
+                [form_encode(s), in_form]
+            })
+            .collect();
+        secrets.extend(encoded);
+        secrets
     }
 
     /// The `POST` of `form`, with the client's authentication added.
@@ -346,7 +405,8 @@ impl Endpoint {
     /// which means a user-supplied client followed one.
     fn refuse_redirects(&self, response: &reqwest::Response) -> Result<(), Error> {
         let status = response.status();
-        if status.is_redirection() {
+        let redirect = matches!(status.as_u16(), 301 | 302 | 303 | 307 | 308);
+        if redirect {
             let target = response
                 .headers()
                 .get(LOCATION)
@@ -354,13 +414,13 @@ impl Endpoint {
                 .and_then(|location| self.url.join(location).ok());
             return Err(Error::Redirect {
                 status: status.as_u16(),
-                host: target.and_then(|t| t.host_str().map(str::to_owned)),
+                host: target.and_then(|t| t.host_str().map(short_host)),
             });
         }
         if response.url() != &self.url {
             return Err(Error::Redirect {
                 status: status.as_u16(),
-                host: response.url().host_str().map(str::to_owned),
+                host: response.url().host_str().map(short_host),
             });
         }
         Ok(())
@@ -390,6 +450,12 @@ impl Endpoint {
         }
         Ok(body)
     }
+}
+
+/// A host name as an error shows it: at most 64 characters, enough for
+/// any real one.
+fn short_host(host: &str) -> String {
+    response::clean(host, 64, &[])
 }
 
 /// RFC 7523 section 2.2's `client_assertion_type`.

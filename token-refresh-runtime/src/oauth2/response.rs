@@ -17,16 +17,22 @@ pub(crate) struct ParseContext<'a> {
     pub sent_at: Instant,
     /// The lifetime of a token whose response gives none.
     pub default_lifetime: Duration,
+    /// The credentials the request carried, to be cut out of anything
+    /// the server echoes back into an error.
+    pub sent_secrets: &'a [String],
 }
 
 /// Turns a response body into a token or a typed error.
 ///
 /// An OAuth2 error body is recognised whatever the status, because some
-/// servers send one with 200. Nothing from the body reaches an error
-/// message except the OAuth2 error fields, which servers write for people.
+/// servers send one with 200. What reaches an error from the body (the
+/// OAuth2 error fields, a token type, the start of an error page) is
+/// cleaned first: see [`clean`].
 pub(crate) fn parse(body: &[u8], cx: ParseContext<'_>) -> Result<Token, Error> {
+    // Some servers put a byte order mark before their JSON.
+    let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
     let object = object(body, cx.content_type);
-    if let Some(err) = object.as_ref().and_then(|o| oauth_error(o, cx.status)) {
+    if let Some(err) = object.as_ref().and_then(|o| oauth_error(o, &cx)) {
         return Err(Error::OAuth(err));
     }
     match object {
@@ -43,11 +49,20 @@ pub(crate) fn parse(body: &[u8], cx: ParseContext<'_>) -> Result<Token, Error> {
                 preview: String::new(),
             }),
         },
+        // A success body might be the token itself: it is previewed only
+        // when it is markup (a captive portal's page), which no token is.
         None => Err(Error::HttpStatus {
             status: cx.status,
-            preview: preview(body),
+            preview: match cx.status {
+                200..300 if !is_markup(body) => String::new(),
+                _ => preview(body, cx.sent_secrets),
+            },
         }),
     }
+}
+
+fn is_markup(body: &[u8]) -> bool {
+    body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'<')
 }
 
 fn looks_like_json(body: &[u8], content_type: Option<&str>) -> bool {
@@ -92,42 +107,71 @@ fn object(body: &[u8], content_type: Option<&str>) -> Option<Map<String, Value>>
 /// Names that mark a body as carrying credentials: such a body is never
 /// previewed, whatever else it looks like (a proxy's error page may echo
 /// the request it refused).
-const SECRET_NAMES: [&str; 6] = [
+const SECRET_NAMES: [&str; 8] = [
     "access_token",
     "refresh_token",
     "id_token",
-    "client_secret",
+    "secret",
     "password",
     "assertion",
+    "authorization",
+    "bearer",
 ];
 
 /// The start of a body that is not a token response, printable and short,
 /// so an error can say what came back (an HTML error page, a portal).
 /// Empty for a body that may carry credentials.
-fn preview(body: &[u8]) -> String {
-    const MAX_CHARS: usize = 80;
-    let lowered = String::from_utf8_lossy(body).to_ascii_lowercase();
+fn preview(body: &[u8], secrets: &[String]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let lowered = text.to_ascii_lowercase();
     if SECRET_NAMES.iter().any(|name| lowered.contains(name)) {
         return String::new();
     }
-    let text = String::from_utf8_lossy(&body[..body.len().min(4 * MAX_CHARS)]);
-    let mut words = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    if let Some((cut, _)) = words.char_indices().nth(MAX_CHARS) {
-        words.truncate(cut);
-        words.push_str("...");
-    }
-    words.retain(|c| !c.is_control());
-    words
+    clean(&text, 80, secrets)
 }
 
-fn oauth_error(object: &Map<String, Value>, status: u16) -> Option<OAuthError> {
+/// Makes server text safe to print: the request's own credentials and
+/// any word after `Basic` or `Bearer` are replaced, control characters
+/// (which could forge log lines) dropped, runs of white space folded, and
+/// the result cut to `max_chars` (which also bounds the memory each
+/// waiter's copy of an error takes).
+pub(crate) fn clean(text: &str, max_chars: usize, secrets: &[String]) -> String {
+    // Past this, nothing of the text is kept anyway.
+    let text: String = text.chars().take(4 * max_chars + 64).collect();
+    let mut text = text;
+    for secret in secrets.iter().filter(|s| s.len() >= 4) {
+        text = text.replace(secret.as_str(), "<redacted>");
+    }
+    let mut words = Vec::new();
+    let mut after_scheme = false;
+    for word in text.split(|c: char| c.is_whitespace() || c.is_control()) {
+        if word.is_empty() {
+            continue;
+        }
+        words.push(if after_scheme { "<redacted>" } else { word });
+        after_scheme = ["basic", "bearer"]
+            .iter()
+            .any(|s| word.eq_ignore_ascii_case(s));
+    }
+    let mut out = words.join(" ");
+    if let Some((cut, _)) = out.char_indices().nth(max_chars) {
+        out.truncate(cut);
+        out.push_str("...");
+    }
+    out
+}
+
+fn oauth_error(object: &Map<String, Value>, cx: &ParseContext<'_>) -> Option<OAuthError> {
     let code = object.get("error")?.as_str()?;
-    let text = |key: &str| object.get(key).and_then(Value::as_str).map(str::to_owned);
+    let text = |key: &str, max| {
+        let value = object.get(key).and_then(Value::as_str)?;
+        Some(clean(value, max, cx.sent_secrets))
+    };
     Some(OAuthError {
-        status,
-        error: code.to_owned(),
-        description: text("error_description"),
-        uri: text("error_uri"),
+        status: cx.status,
+        error: clean(code, 64, cx.sent_secrets),
+        description: text("error_description", 256),
+        uri: text("error_uri", 256),
     })
 }
 
@@ -166,7 +210,7 @@ fn check_token_type(value: Option<&Value>) -> Result<(), Error> {
         None | Some(Value::Null) => Ok(()),
         Some(Value::String(kind)) if kind.eq_ignore_ascii_case("bearer") => Ok(()),
         Some(Value::String(kind)) => Err(Error::UnsupportedTokenType {
-            token_type: kind.chars().take(32).collect(),
+            token_type: clean(kind, 32, &[]),
         }),
         Some(_) => Err(invalid("`token_type` is not a string")),
     }
@@ -219,6 +263,7 @@ mod tests {
             content_type: Some("application/json"),
             sent_at: Instant::now(),
             default_lifetime: Duration::from_secs(3600),
+            sent_secrets: &[],
         }
     }
 
