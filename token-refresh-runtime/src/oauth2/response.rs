@@ -96,12 +96,40 @@ fn object(body: &[u8], content_type: Option<&str>) -> Option<Map<String, Value>>
     if !labelled_form && !reads_as_form {
         return None;
     }
-    let pairs = form_urlencoded::parse(text.as_bytes());
-    Some(
-        pairs
-            .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
-            .collect(),
-    )
+    let mut object = Map::new();
+    for pair in text.split('&').filter(|pair| !pair.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        object.insert(form_decode(key)?, Value::String(form_decode(value)?));
+    }
+    Some(object)
+}
+
+/// Decodes one form component as WHATWG does (`+` is a space, `%XX` a
+/// byte, a stray `%` itself), except that bytes which are not UTF-8 make
+/// it fail: replacing them would hand out a token the server never
+/// issued.
+fn form_decode(text: &str) -> Option<String> {
+    let hex = |b: u8| char::from(b).to_digit(16);
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = match bytes[i..] {
+            [b'%', hi, lo, ..] => hex(hi).zip(hex(lo)).map(|(hi, lo)| (hi * 16 + lo) as u8),
+            _ => None,
+        };
+        match (escaped, bytes[i]) {
+            (Some(byte), _) => {
+                out.push(byte);
+                i += 3;
+                continue;
+            }
+            (None, b'+') => out.push(b' '),
+            (None, byte) => out.push(byte),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).ok()
 }
 
 /// Names that mark a body as carrying credentials: such a body is never
@@ -270,6 +298,15 @@ mod tests {
     fn lifetime_of(expires_in: &str) -> Result<Duration, Error> {
         let body = format!(r#"{{"access_token":"a","expires_in":{expires_in}}}"#);
         parse(body.as_bytes(), cx(200)).map(|t| t.lifetime())
+    }
+
+    #[test]
+    fn form_components_decode_strictly() {
+        assert_eq!(form_decode("a+b%20c%2B").as_deref(), Some("a b c+"));
+        assert_eq!(form_decode("100%").as_deref(), Some("100%"));
+        assert_eq!(form_decode("%zz").as_deref(), Some("%zz"));
+        assert_eq!(form_decode("%C3%A9").as_deref(), Some("\u{e9}"));
+        assert_eq!(form_decode("abc%FF"), None);
     }
 
     #[test]
