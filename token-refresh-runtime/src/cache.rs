@@ -85,7 +85,7 @@ pub trait HasTokenCache {
 ///   reaches callers only once no valid token is left.
 /// - After a failure the next attempt waits for a capped, jittered,
 ///   exponential backoff; until then callers get the same error at once.
-///   A fetch that timed out or panicked is retried by the next call.
+///   A first fetch that timed out or panicked is retried by the next call.
 /// - [`invalidate`](Self::invalidate) drops a token only if it is still
 ///   the one that was rejected.
 ///

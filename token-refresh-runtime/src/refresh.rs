@@ -254,11 +254,13 @@ impl<F: FetchToken> Shared<F> {
         state.flight = None;
         self.counters.failures.fetch_add(1, Ordering::Relaxed);
         state.consecutive_failures = state.consecutive_failures.saturating_add(1);
-        // A timeout has already waited out its deadline, and a panic is
-        // the fetcher's fault, not the server's: the next call may try
-        // again at once. Anything else waits out the backoff.
+        // A first timeout has already waited out its deadline, and a
+        // first panic may be a fluke of the fetcher: the next call may try
+        // again at once. Anything else, or the same again, waits out the
+        // backoff, so a fetcher that always panics is not run per call.
+        let first = state.consecutive_failures == 1;
         let backoff = match error {
-            Error::Timeout { .. } | Error::FetchPanicked => Duration::ZERO,
+            Error::Timeout { .. } | Error::FetchPanicked if first => Duration::ZERO,
             _ => self.config.backoff.delay(state.consecutive_failures),
         };
         let now = self.hot.timeline.now();

@@ -388,6 +388,20 @@ async fn a_panicking_fetcher_fails_its_waiters_and_a_later_call_succeeds() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_fetcher_that_keeps_panicking_backs_off_after_the_second_try() {
+    let (cache, count) = cache(vec![Step::Panic]);
+    for _ in 0..2 {
+        let err = cache.ensure_fresh().await.unwrap_err();
+        assert!(matches!(err, Error::FetchPanicked), "{err:?}");
+    }
+    // The second panic in a row is held for the backoff.
+    for _ in 0..10 {
+        assert!(cache.ensure_fresh().await.is_err());
+    }
+    assert_eq!(calls(&count), 2);
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_hanging_fetch_times_out_and_a_later_call_fetches_again() {
     let (builder, count) = builder(vec![Step::Hang, issue(3600)]);
     let cache = builder

@@ -322,8 +322,7 @@ impl Endpoint {
     /// answer.
     pub(crate) async fn request(&self, form: Form) -> Result<Token, Error> {
         let sent_at = Instant::now();
-        let sent_secrets = self.secrets_in(&form);
-        let request = self.build(form)?;
+        let (request, sent_secrets) = self.build(form)?;
         let mut response = request.send().await.map_err(|e| self.transport(e))?;
         self.refuse_redirects(&response)?;
         let status = response.status().as_u16();
@@ -343,16 +342,25 @@ impl Endpoint {
         response::parse(&body, cx)
     }
 
-    /// Every credential a request with `form` carries, in each encoding
-    /// it travels in, so that none can come back inside an error.
+    /// Every value a request with `form` carries that is not known to be
+    /// public, in each encoding it travels in, so that none can come back
+    /// inside an error. Unknown extra parameters count as secret.
     fn secrets_in(&self, form: &Form) -> Vec<String> {
-        const SECRET_KEYS: [&str; 4] = ["password", "refresh_token", "assertion", "client_secret"];
+        const PUBLIC: [&str; 7] = [
+            "grant_type",
+            "scope",
+            "audience",
+            "resource",
+            "client_id",
+            "username",
+            "client_assertion_type",
+        ];
         let mut secrets: Vec<String> = form
             .iter()
-            .filter(|(key, _)| SECRET_KEYS.contains(&key.as_str()))
+            .filter(|(key, _)| !PUBLIC.contains(&key.as_str()))
             .map(|(_, value)| value.clone())
             .collect();
-        if let Auth::Basic { secret, .. } | Auth::Post { secret, .. } = &self.auth.0 {
+        if let Auth::Basic { secret, .. } = &self.auth.0 {
             secrets.push(secret.secret().to_owned());
         }
         // As sent in Basic (`%20` for a space) and in a form body (`+`).
@@ -367,8 +375,9 @@ impl Endpoint {
         secrets
     }
 
-    /// The `POST` of `form`, with the client's authentication added.
-    fn build(&self, mut form: Form) -> Result<reqwest::RequestBuilder, Error> {
+    /// The `POST` of `form`, with the client's authentication added, and
+    /// the secrets it carries.
+    fn build(&self, mut form: Form) -> Result<(reqwest::RequestBuilder, Vec<String>), Error> {
         let mut request = self
             .http
             .post(self.url.clone())
@@ -393,12 +402,14 @@ impl Endpoint {
                 push("client_assertion", assertion);
             }
         }
+        let secrets = self.secrets_in(&form);
         let body = form_urlencoded::Serializer::new(String::new())
             .extend_pairs(&form)
             .finish();
-        Ok(request
+        let request = request
             .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .body(body))
+            .body(body);
+        Ok((request, secrets))
     }
 
     /// A redirect answer is an error, and so is an answer from elsewhere,
@@ -490,6 +501,35 @@ mod tests {
         assert!(token_url("/token", false).is_err());
         assert!(token_url("https://id:pw@auth.test/token", false).is_err());
         assert!(token_url("https://auth.test/token#part", false).is_err());
+    }
+
+    #[test]
+    fn every_value_but_the_public_ones_counts_as_a_secret() {
+        let key = AssertionKey::hs256(b"a shared secret of enough length").unwrap();
+        let endpoint = Endpoint::builder("https://auth.test/token")
+            .client_auth(ClientAuth::jwt("client-1", key))
+            .build()
+            .unwrap();
+        let form = vec![
+            ("grant_type".into(), "refresh_token".into()),
+            ("refresh_token".into(), "rt 1".into()),
+            ("subject_token".into(), "st-1".into()),
+        ];
+        let (_, secrets) = endpoint.build(form).unwrap();
+        let assertion = secrets.iter().find(|s| s.starts_with("eyJ"));
+        assert!(assertion.is_some(), "{secrets:?}");
+        for secret in ["rt 1", "rt%201", "rt+1", "st-1"] {
+            assert!(
+                secrets.iter().any(|s| s == secret),
+                "{secret} in {secrets:?}"
+            );
+        }
+        for public in ["refresh_token", "client-1"] {
+            assert!(
+                !secrets.iter().any(|s| s == public),
+                "{public} in {secrets:?}"
+            );
+        }
     }
 
     #[test]

@@ -164,19 +164,26 @@ fn preview(body: &[u8], secrets: &[String]) -> String {
 /// the result cut to `max_chars` (which also bounds the memory each
 /// waiter's copy of an error takes).
 pub(crate) fn clean(text: &str, max_chars: usize, secrets: &[String]) -> String {
-    // Past this, nothing of the text is kept anyway.
-    let text: String = text.chars().take(4 * max_chars + 64).collect();
-    let mut text = text;
+    // Secrets first, on the whole text, so that no cut can leave part of
+    // one behind; the text is at most the 1 MiB of a response.
+    let mut text = text.to_owned();
     for secret in secrets.iter().filter(|s| s.len() >= 4) {
         text = text.replace(secret.as_str(), "<redacted>");
     }
     let mut words = Vec::new();
     let mut after_scheme = false;
+    let mut kept = 0;
     for word in text.split(|c: char| c.is_whitespace() || c.is_control()) {
+        // Past this, nothing more is kept anyway.
+        if kept > max_chars {
+            break;
+        }
         if word.is_empty() {
             continue;
         }
-        words.push(if after_scheme { "<redacted>" } else { word });
+        let word = if after_scheme { "<redacted>" } else { word };
+        kept += word.chars().count() + 1;
+        words.push(word);
         after_scheme = ["basic", "bearer"]
             .iter()
             .any(|s| word.eq_ignore_ascii_case(s));
@@ -189,6 +196,15 @@ pub(crate) fn clean(text: &str, max_chars: usize, secrets: &[String]) -> String 
     out
 }
 
+/// The `error` code as RFC 6749 section 5.2 allows it: printable ASCII
+/// but `"` and `\`, here at most 64 characters. Anything else is dropped
+/// rather than redacted, so that codes such as `invalid_grant` always
+/// still match.
+fn error_code(code: &str) -> String {
+    let allowed = |c: &char| matches!(c, ' '..='~') && *c != '"' && *c != '\\';
+    code.chars().filter(allowed).take(64).collect()
+}
+
 fn oauth_error(object: &Map<String, Value>, cx: &ParseContext<'_>) -> Option<OAuthError> {
     let code = object.get("error")?.as_str()?;
     let text = |key: &str, max| {
@@ -197,7 +213,7 @@ fn oauth_error(object: &Map<String, Value>, cx: &ParseContext<'_>) -> Option<OAu
     };
     Some(OAuthError {
         status: cx.status,
-        error: clean(code, 64, cx.sent_secrets),
+        error: error_code(code),
         description: text("error_description", 256),
         uri: text("error_uri", 256),
     })
@@ -298,6 +314,24 @@ mod tests {
     fn lifetime_of(expires_in: &str) -> Result<Duration, Error> {
         let body = format!(r#"{{"access_token":"a","expires_in":{expires_in}}}"#);
         parse(body.as_bytes(), cx(200)).map(|t| t.lifetime())
+    }
+
+    #[test]
+    fn redaction_never_alters_the_error_code_but_covers_the_description() {
+        let secrets = ["grant".to_owned(), "s3cret-refresh".to_owned()];
+        let cx = ParseContext {
+            sent_secrets: &secrets,
+            ..cx(400)
+        };
+        let padded = format!("{}s3cret-refresh", " ".repeat(1070));
+        let body = serde_json::json!({
+            "error": "invalid_grant",
+            "error_description": padded,
+        });
+        let err = parse(body.to_string().as_bytes(), cx).unwrap_err();
+        let oauth = err.oauth().unwrap();
+        assert_eq!(oauth.error, "invalid_grant");
+        assert_eq!(oauth.description.as_deref(), Some("<redacted>"));
     }
 
     #[test]
