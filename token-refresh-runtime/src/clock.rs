@@ -30,7 +30,7 @@ pub enum Clock {
     #[default]
     System,
     /// Tokio's clock, which stops and jumps with
-    /// [`tokio::time::pause`] and [`tokio::time::advance`]. Use it in
+    /// `tokio::time::pause` and `tokio::time::advance`. Use it in
     /// tests that drive expiry with paused time; it costs more per check.
     Tokio,
 }
