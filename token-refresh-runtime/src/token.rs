@@ -69,7 +69,8 @@ impl Token {
     /// A bearer token issued at `issued_at` that lives for `lifetime`.
     ///
     /// Fetchers pass the moment they sent the request, so the time the
-    /// answer spent on the wire counts against the token.
+    /// answer spent on the wire counts against the token. An `issued_at`
+    /// in the future is taken as now.
     ///
     /// ```
     /// use std::time::Duration;
@@ -85,6 +86,9 @@ impl Token {
         issued_at: Instant,
         lifetime: Duration,
     ) -> Self {
+        // An `issued_at` in the future counts from now, so that no token
+        // is ever valid for more than `MAX_LIFETIME` from now.
+        let issued_at = issued_at.min(Instant::now());
         let lifetime = lifetime.min(Self::MAX_LIFETIME);
         // Only an `issued_at` within a year of the end of the clock's range
         // could overflow; treating such a token as already expired is safe.
@@ -179,5 +183,19 @@ impl Token {
     /// Whether the token has expired.
     pub fn is_expired(&self) -> bool {
         Instant::now() >= self.expires_at
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_token_is_valid_for_more_than_the_maximum_from_now() {
+        let ten_years = Duration::from_secs(10 * 365 * 24 * 60 * 60);
+        let token = Token::new_at("t", Instant::now() + ten_years, Duration::from_secs(60));
+        assert!(token.expires_in() <= Duration::from_secs(60));
+        let token = Token::new("t", Duration::MAX);
+        assert!(token.expires_in() <= Token::MAX_LIFETIME);
     }
 }
