@@ -133,12 +133,12 @@ impl<F: FetchToken> Shared<F> {
     fn join_or_start(self: &Arc<Self>, mode: Mode) -> Result<Next, Error> {
         let mut state = self.lock_state();
         let now = self.hot.timeline.now();
+        let ensure = mode == Mode::Ensure;
         // Another task may have stored a token since our check.
-        if mode == Mode::Ensure && self.is_fresh() {
+        if ensure && now < self.hot.refresh_at.load(Ordering::Acquire) {
             return Ok(Next::Ready);
         }
         let current = self.current.load();
-        let ensure = mode == Mode::Ensure;
         let usable = ensure && current.as_ref().is_some_and(|c| c.is_usable(now));
         let valid = ensure && current.as_ref().is_some_and(|c| c.is_valid(now));
         // A flight whose task is gone (its runtime shut down) is dead.
@@ -286,6 +286,7 @@ impl<F: FetchToken> Shared<F> {
             valid_for: valid.map(|c| c.token.expires_in()),
         }
     }
+
     /// Prepares a fetched token for callers. The margins never exceed a
     /// fixed share of the token's own lifetime, so a short-lived token is
     /// used for half its life rather than refreshed on every call.
